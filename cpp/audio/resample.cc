@@ -1,0 +1,125 @@
+#include "audio/resample.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <string>
+
+#include "core/error.h"
+
+namespace s3d {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+// One tap of torchaudio's _get_sinc_resample_kernel (float64 math, float32 result).
+// Phase j, kernel index k in [0, 2*width + orig).
+float sinc_tap(int j, int64_t k, int orig, int nw, int width, double base_freq, int lpw) {
+  // t = arange(0, -new, -1)[j] / new  -> int64 / int gives float32 in torch
+  const float tj = static_cast<float>(-j) / static_cast<float>(nw);
+  const double idx = static_cast<double>(k - width) / static_cast<double>(orig);
+  double t = (static_cast<double>(tj) + idx) * base_freq;
+  t = std::min<double>(std::max<double>(t, -lpw), lpw);
+  const double c = std::cos(t * kPi / lpw / 2);
+  const double window = c * c;
+  t *= kPi;
+  const double scale = base_freq / orig;
+  const double kern = (t == 0.0) ? 1.0 : std::sin(t) / t;
+  return static_cast<float>(kern * (window * scale));
+}
+
+// Dot product written as 8 independent lanes so the compiler vectorises it
+// without reassociating a single float accumulator.
+inline float dot8(const float* w, const float* x, int n8) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int k = 0; k < n8; k += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += w[k + l] * x[k + l];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+}  // namespace
+
+SincResampler::SincResampler(int orig_freq, int new_freq, int lpw, double rolloff) {
+  if (orig_freq <= 0 || new_freq <= 0)
+    throw Error(ErrorCode::InvalidArgument, "Expected positive sample rates but received " +
+                                                std::to_string(orig_freq) + " and " + std::to_string(new_freq));
+  const int g = std::gcd(orig_freq, new_freq);
+  orig_ = orig_freq / g;
+  new_ = new_freq / g;
+  const double base_freq = std::min(orig_, new_) * rolloff;
+  width_ = static_cast<int>(std::ceil(lpw * static_cast<double>(orig_) / base_freq));
+  const int64_t klen = 2 * static_cast<int64_t>(width_) + orig_;
+
+  begin_.resize(new_);
+  count_.resize(new_);
+  offset_.resize(new_);
+  std::vector<float> row;
+  for (int j = 0; j < new_; ++j) {
+    // |t| < lpw  <=>  |(k - width)/orig - j/new| < lpw / base_freq; search a
+    // little wider and trim exact zeros so the run matches the full row.
+    const double centre = width_ + static_cast<double>(orig_) * j / new_;
+    const double half = static_cast<double>(orig_) * lpw / base_freq;
+    int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(centre - half)) - 2);
+    int64_t hi = std::min<int64_t>(klen, static_cast<int64_t>(std::ceil(centre + half)) + 3);
+    row.clear();
+    for (int64_t k = lo; k < hi; ++k) row.push_back(sinc_tap(j, k, orig_, new_, width_, base_freq, lpw));
+    int64_t a = 0, b = static_cast<int64_t>(row.size());
+    while (a < b && row[a] == 0.f) ++a;
+    while (b > a && row[b - 1] == 0.f) --b;
+    begin_[j] = static_cast<int>(lo + a);
+    count_[j] = static_cast<int>(b - a);
+    offset_[j] = taps_.size();
+    const int64_t padded = (b - a + 7) / 8 * 8;
+    for (int64_t k = 0; k < padded; ++k) taps_.push_back(a + k < b ? row[a + k] : 0.f);
+  }
+}
+
+std::shared_ptr<const SincResampler> SincResampler::get(int orig_freq, int new_freq) {
+  static std::mutex mu;
+  static std::map<std::pair<int, int>, std::shared_ptr<const SincResampler>> cache;
+  const int g = std::gcd(orig_freq, new_freq);
+  const auto key = std::make_pair(orig_freq / g, new_freq / g);
+  std::lock_guard<std::mutex> lk(mu);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto r = std::make_shared<const SincResampler>(key.first, key.second);
+  if (cache.size() >= 16) cache.clear();  // bounded: a process sees few rates
+  cache[key] = r;
+  return r;
+}
+
+int64_t SincResampler::output_length(int64_t n) const {
+  // ceil(new * n / orig) in exact integer arithmetic
+  return (static_cast<int64_t>(new_) * n + orig_ - 1) / orig_;
+}
+
+void SincResampler::process(ThreadPool* pool, const float* in, int64_t n, float* out) const {
+  const int64_t n_out = output_length(n);
+  // torchaudio pads (width, width + orig) with zeros; add 8 more so the
+  // rounded-up tap runs never read past the end.
+  const int64_t left = width_;
+  std::vector<float> xp(static_cast<size_t>(n + 2 * width_ + orig_ + 8), 0.f);
+  std::copy(in, in + n, xp.begin() + left);
+  auto body = [&](int64_t b, int64_t e, int) {
+    int64_t i = b / new_;
+    int j = static_cast<int>(b % new_);
+    for (int64_t o = b; o < e; ++o) {
+      const float* x = xp.data() + i * orig_ + begin_[j];
+      out[o] = dot8(taps_.data() + offset_[j], x, (count_[j] + 7) & ~7);
+      if (++j == new_) { j = 0; ++i; }
+    }
+  };
+  if (pool) pool->parallel_for(n_out, 4096, body);
+  else body(0, n_out, 0);
+}
+
+std::vector<float> resample(ThreadPool* pool, const float* in, int64_t n, int rate, int target_rate) {
+  if (rate == target_rate) return std::vector<float>(in, in + n);
+  auto r = SincResampler::get(rate, target_rate);
+  std::vector<float> out(static_cast<size_t>(r->output_length(n)));
+  r->process(pool, in, n, out.data());
+  return out;
+}
+
+}  // namespace s3d

@@ -1,0 +1,45 @@
+// Polyphase windowed-sinc resampler, numerically identical (to float32
+// round-off) to torchaudio 0.13 functional.resample with its defaults:
+// sinc_interpolation (Hann), lowpass_filter_width 6, rolloff 0.99, gcd
+// reduction, output length ceil(new * len / orig).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/thread_pool.h"
+
+namespace s3d {
+
+class SincResampler {
+ public:
+  // Kernels are built once per (reduced) rate pair; use get() to share them.
+  SincResampler(int orig_freq, int new_freq, int lowpass_filter_width = 6, double rolloff = 0.99);
+  static std::shared_ptr<const SincResampler> get(int orig_freq, int new_freq);
+
+  int64_t output_length(int64_t n) const;
+  // out must hold output_length(n) floats. pool may be null (serial).
+  void process(ThreadPool* pool, const float* in, int64_t n, float* out) const;
+
+  int orig() const { return orig_; }    // after gcd reduction
+  int phases() const { return new_; }  // after gcd reduction
+  int width() const { return width_; }
+  // Non-zero taps of phase j start at padded input offset tap_begin(j).
+  int tap_begin(int j) const { return begin_[j]; }
+  int tap_count(int j) const { return count_[j]; }
+  const float* taps(int j) const { return taps_.data() + offset_[j]; }
+
+ private:
+  int orig_, new_, width_;
+  // torchaudio's kernel row j has 2*width + orig taps applied to the input
+  // padded by `width` zeros; most of them are exactly 0 in float32 (the
+  // window is clamped), so only the non-zero run of each row is kept.
+  std::vector<int> begin_, count_;
+  std::vector<size_t> offset_;
+  std::vector<float> taps_;  // each row zero-padded to a multiple of 8
+};
+
+// Resamples to `target_rate`; same rate copies. Output has ceil(target * n / rate) samples.
+std::vector<float> resample(ThreadPool* pool, const float* in, int64_t n, int rate, int target_rate);
+
+}  // namespace s3d

@@ -1,0 +1,44 @@
+// Private interface between the GEMM/conv drivers and the per-ISA micro-kernels.
+#pragma once
+#include <cstdint>
+
+#include "kernels/activation.h"
+#include "kernels/isa.h"
+
+namespace s3d {
+namespace kern {
+
+// One register tile: C[m x n] = act(sum_s A_s[m x ks] * B_s + bias) (+C).
+// The K dimension is split into nseg segments of ks columns each; segment s
+// reads rows a[s] + i*lda and the packed panel rows [s*ks, (s+1)*ks). Plain
+// GEMM uses one segment; a 3x3 convolution uses one per tap, so the tile never
+// leaves registers between taps.
+struct TileArgs {
+  const float* const* a = nullptr;
+  int nseg = 1, ks = 0;
+  int64_t lda = 0;
+  const float* b = nullptr;  // packed panel start
+  int ldb = 32;              // panel width (8, 16, 24 or 32)
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int m = 0, n = 0;          // m <= mr, n <= ldb
+  bool load_c = false;
+  const float* bias = nullptr;  // already offset to the panel's first column
+  Act act = Act::None;
+  float slope = 0.2f;
+};
+
+struct Kernel {
+  int mr;                                            // rows per tile
+  void (*tile)(const TileArgs&);
+  void (*act)(float* x, int64_t n, Act act, float slope);  // in-place buffer activation
+};
+
+Kernel kernel_scalar();
+Kernel kernel_avx2();    // only valid when the CPU has AVX2+FMA
+Kernel kernel_avx512();  // only valid when the CPU has AVX-512 F/BW/VL/DQ
+
+const Kernel& kernel_for(Isa isa);
+
+}  // namespace kern
+}  // namespace s3d

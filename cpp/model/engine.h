@@ -1,0 +1,55 @@
+// The CPU engine: loads a model file and runs the two phases of DESIGN §1.
+// All methods may throw s3d::Error (core/error.h); none touch N-API.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/model_config.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+
+namespace s3d {
+
+class Weights;        // model/weights.h: named, validated, repacked tensors
+struct IdentityState; // model/identity.h: per-photo cache (planes, slots, SR source)
+struct AudioFeatures; // audio/audio_features.h: log-mel track of one recording
+
+using Mat4 = std::array<float, 16>;  // row-major 4x4 cam2world (EG3D, OpenCV axes)
+
+class Engine {
+ public:
+  // Loads and validates a safetensors model file (throws ErrorCode::ModelFormat
+  // naming the first bad tensor). threads <= 0: one per core.
+  static std::unique_ptr<Engine> load(const std::string& path, int threads);
+  ~Engine();
+
+  const ModelConfig& config() const;
+  const std::string& metadata_json() const;  // the whole "__metadata__" object as JSON
+  int threads() const;
+
+  // rgb: image_size^2 x 3 floats in [0,1], channel-last. mask: image_size^2 floats
+  // in [0,1] (inner face). pose: source cam2world.
+  std::shared_ptr<IdentityState> encode_identity(const float* rgb, const float* mask,
+                                                 const Mat4& pose_src) const;
+
+  // Mono samples at any rate; resampled to the model rate, log-mel computed.
+  std::shared_ptr<AudioFeatures> prepare_audio(const float* samples, int64_t count,
+                                               int sample_rate) const;
+
+  // Writes image_size^2 x 3 floats (channel-last, nominally [0,1]) to out_rgb.
+  void render_frame(const IdentityState& id, const AudioFeatures& audio, int64_t frame,
+                    const Mat4& pose_tar, float* out_rgb) const;
+
+  // Runs one named stage of the network on explicit inputs (PyTorch layouts,
+  // as in the golden fixtures). For parity tests and debugging.
+  TensorMap run_stage(const std::string& stage, const TensorMap& inputs) const;
+
+ private:
+  Engine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace s3d

@@ -1,0 +1,94 @@
+#include "napi/audio_wrap.h"
+
+#include <utility>
+#include <vector>
+
+#include "napi/addon_data.h"
+#include "napi/args.h"
+#include "napi/async_work.h"
+#include "napi/errors.h"
+#include "napi/session_wrap.h"
+
+namespace s3d::napi {
+
+Napi::Function AudioWrap::Define(Napi::Env env) {
+  return DefineClass(env, "AudioHandle",
+                     {InstanceMethod<&AudioWrap::Dispose>("dispose"),
+                      InstanceAccessor<&AudioWrap::IsDisposed>("disposed"),
+                      InstanceAccessor<&AudioWrap::FrameCount>("frameCount"),
+                      InstanceAccessor<&AudioWrap::SampleCount>("sampleCount")});
+}
+
+AudioWrap::AudioWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioWrap>(info) {}
+
+Napi::Object AudioWrap::Wrap(Napi::Env env, std::shared_ptr<AudioFeatures> features,
+                             std::shared_ptr<const Engine> owner, int64_t frame_count,
+                             int64_t sample_count) {
+  Napi::Object obj = addon_data(env).audio_ctor.New({});
+  AudioWrap* w = Unwrap(obj);
+  w->features_ = std::move(features);
+  w->owner_ = std::move(owner);
+  w->frame_count_ = frame_count;
+  w->sample_count_ = sample_count;
+  return obj;
+}
+
+AudioWrap::Ref AudioWrap::ref_of(Napi::Env env, Napi::Value handle, const Engine* engine) {
+  if (!handle.IsObject() || !handle.As<Napi::Object>().InstanceOf(addon_data(env).audio_ctor.Value()))
+    throw_invalid(env, "Expected an audio handle");
+  AudioWrap* w = Unwrap(handle.As<Napi::Object>());
+  if (!w->features_) throw make_error(env, kDisposed, "The audio track has been disposed");
+  if (w->owner_.get() != engine)
+    throw_invalid(env, "The audio track was prepared by a different session");
+  return {w->features_, w->frame_count_};
+}
+
+Napi::Value AudioWrap::Dispose(const Napi::CallbackInfo& info) {
+  features_.reset();
+  owner_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value AudioWrap::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !features_);
+}
+
+Napi::Value AudioWrap::FrameCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(frame_count_));
+}
+
+Napi::Value AudioWrap::SampleCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(sample_count_));
+}
+
+int64_t audio_frame_count(int64_t count, int sample_rate, int fps) {
+  if (count <= 0 || sample_rate <= 0 || fps <= 0) return 0;
+  return (count * fps + sample_rate - 1) / sample_rate;
+}
+
+// prepareAudio(session, samples: Float32Array (mono), sampleRate): Promise<AudioHandle>
+static Napi::Value PrepareAudio(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    std::shared_ptr<Engine> engine = SessionWrap::engine_of(env, info[0]);
+    auto samples = std::make_shared<std::vector<float>>(float_array(info, 1, "samples"));
+    const int rate = static_cast<int>(integer_arg(info, 2, "sampleRate", 1, 1 << 24));
+    const int64_t count = static_cast<int64_t>(samples->size());
+    const int64_t frames = audio_frame_count(count, rate, engine->config().audio.fps);
+    auto result = std::make_shared<std::shared_ptr<AudioFeatures>>();
+    return PromiseWorker::Queue(
+        env, "s3d.prepareAudio",
+        [engine, samples, rate, result] {
+          *result = engine->prepare_audio(samples->data(), static_cast<int64_t>(samples->size()), rate);
+        },
+        [engine, result, frames, count](Napi::Env env) -> Napi::Value {
+          return AudioWrap::Wrap(env, std::move(*result), engine, frames, count);
+        });
+  });
+}
+
+void register_audio_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("prepareAudio", Napi::Function::New<PrepareAudio>(env, "prepareAudio"));
+}
+
+}  // namespace s3d::napi

@@ -1,0 +1,120 @@
+"""Model hyper-parameters (DESIGN §3). Mirrors cpp/core/model_config.h field for field;
+serialised as JSON into the safetensors metadata under "config"."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import List
+
+
+@dataclass
+class AudioConfig:
+    kind: str = "logmel"
+    sample_rate: int = 16000
+    n_fft: int = 800
+    hop: int = 200
+    n_mels: int = 80
+    f_min: float = 55.0
+    f_max: float = 7600.0
+    log_floor: float = 1e-5
+    window_frames: int = 32
+    fps: int = 25
+
+
+@dataclass
+class ModelConfig:
+    name: str = "s3d-64"
+    image_size: int = 256
+    enc_channels: List[int] = field(default_factory=lambda: [64, 128, 256, 96])
+    plane_channels: int = 32
+    lrelu_slope: float = 0.2
+    slot_dim: int = 256
+    slot_iters: int = 3
+    slot_mlp: int = 512
+    audio_channels: int = 256
+    audio_tokens: int = 8
+    audio_code: int = 64
+    heads: int = 8
+    cm_channels: int = 64
+    pe_freqs: int = 6
+    deform_hidden: List[int] = field(default_factory=lambda: [128, 64, 32])
+    decoder_hidden: int = 64
+    feat_channels: int = 32
+    render_size: int = 64
+    n_coarse: int = 48
+    n_importance: int = 48
+    ray_near: float = 2.25
+    ray_far: float = 3.3
+    focal: float = 4.2647
+    cam_radius: float = 2.7
+    sr_source_channels: List[int] = field(default_factory=lambda: [32, 64])
+    sr_mid_channels: int = 128
+    sr_out_channels: int = 64
+    audio: AudioConfig = field(default_factory=AudioConfig)
+
+    # derived sizes
+    @property
+    def pyramid_channels(self) -> int:
+        return 3 * self.plane_channels
+
+    @property
+    def slot_grid(self) -> int:
+        return self.image_size // 16
+
+    @property
+    def mid_size(self) -> int:
+        return self.image_size // 2
+
+    @property
+    def pe_dim(self) -> int:
+        return 3 + 6 * self.pe_freqs
+
+    @property
+    def deform_in(self) -> int:
+        return self.pe_dim + self.cm_channels + self.audio_code
+
+    @property
+    def point_feat(self) -> int:
+        return 4 * self.plane_channels
+
+    @property
+    def coarse_channels(self) -> int:
+        return 3 + self.feat_channels + 1
+
+    def validate(self) -> "ModelConfig":
+        assert self.image_size % 16 == 0, "image_size must be divisible by 16"
+        assert self.render_size * 4 == self.image_size, "render_size must be image_size / 4"
+        assert len(self.enc_channels) == 4 and self.enc_channels[3] == self.pyramid_channels
+        assert self.audio_tokens * 4 == self.audio.window_frames
+        assert self.slot_dim % self.heads == 0
+        assert len(self.deform_hidden) == 3 and len(self.sr_source_channels) == 2
+        assert self.ray_near < self.ray_far
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> "ModelConfig":
+        d = json.loads(text)
+        d["audio"] = AudioConfig(**d["audio"])
+        return ModelConfig(**d).validate()
+
+
+def s3d_64() -> ModelConfig:
+    return ModelConfig().validate()
+
+
+def tiny() -> ModelConfig:
+    """Small enough for golden fixtures (a few MB) yet exercising every code path."""
+    return ModelConfig(
+        name="tiny", image_size=64, enc_channels=[8, 16, 24, 12], plane_channels=4,
+        slot_dim=16, slot_iters=2, slot_mlp=32, audio_channels=16, audio_tokens=8,
+        audio_code=8, heads=2, cm_channels=8, deform_hidden=[16, 8, 4], decoder_hidden=16,
+        feat_channels=8, render_size=16, n_coarse=8, n_importance=8,
+        sr_source_channels=[8, 8], sr_mid_channels=16, sr_out_channels=8,
+    ).validate()
+
+
+CONFIGS = {"s3d-64": s3d_64, "tiny": tiny}
