@@ -22,6 +22,13 @@ const stamp = JSON.stringify({
   node: process.version,
 });
 
+// Use the headers that ship with this node binary (<prefix>/include/node) when
+// present, so configure works offline instead of downloading them.
+const prefix = dirname(dirname(process.execPath));
+const nodedir = process.env.npm_config_nodedir ||
+  (existsSync(join(prefix, 'include', 'node', 'common.gypi')) ? prefix : '');
+const nodedirArgs = nodedir ? [`--nodedir=${nodedir}`] : [];
+
 function nodeGypRun(args) {
   const r = spawnSync(process.execPath, [nodeGyp, ...args], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
@@ -30,8 +37,8 @@ function nodeGypRun(args) {
 const configured = existsSync(join(root, 'build', 'Makefile')) || existsSync(join(root, 'build', 'binding.sln'));
 const current = existsSync(stampFile) ? readFileSync(stampFile, 'utf8') : '';
 if (!configured || current !== stamp) {
-  nodeGypRun(['configure', '--release']);
+  nodeGypRun(['configure', '--release', ...nodedirArgs]);
   mkdirSync(dirname(stampFile), { recursive: true });
   writeFileSync(stampFile, stamp);
 }
-nodeGypRun(['build', '--release', '-j', jobs]);
+nodeGypRun(['build', '--release', '-j', jobs, ...nodedirArgs]);

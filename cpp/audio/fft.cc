@@ -16,6 +16,11 @@ cdouble unit_root(int64_t k, int64_t n) {  // exp(-2 pi i k / n), k reduced for 
   const double a = -kTwoPi * static_cast<double>(k) / static_cast<double>(n);
   return {std::cos(a), std::sin(a)};
 }
+// Plain complex product: std::complex operator* goes through __muldc3 (C99
+// inf/NaN recovery) unless -ffast-math, which costs several times more.
+inline cdouble cmul(const cdouble& a, const cdouble& b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
 }  // namespace
 
 ComplexFFT::ComplexFFT(int n) : n_(n) {
@@ -65,15 +70,29 @@ void ComplexFFT::forward(cdouble* data, cdouble* work) const {
         cdouble* out = y + j + s * (p * q);
         if (p == 2) {
           out[0] = in[0] + in[1];
-          out[s] = (in[0] - in[1]) * twq[1];
+          out[s] = cmul(in[0] - in[1], twq[1]);
         } else if (p == 4) {
           const cdouble t0 = in[0] + in[2], t1 = in[0] - in[2];
           const cdouble t2 = in[1] + in[3], d = in[1] - in[3];
           const cdouble t3(d.imag(), -d.real());  // -i * d
           out[0] = t0 + t2;
-          out[s] = (t1 + t3) * twq[1];
-          out[2 * s] = (t0 - t2) * twq[2];
-          out[3 * s] = (t1 - t3) * twq[3];
+          out[s] = cmul(t1 + t3, twq[1]);
+          out[2 * s] = cmul(t0 - t2, twq[2]);
+          out[3 * s] = cmul(t1 - t3, twq[3]);
+        } else if (p == 5) {
+          // a0 + c1 b1 + c2 b2 -+ i (s1 d1 + s2 d2), a0 + c2 b1 + c1 b2 -+ i (s2 d1 - s1 d2)
+          constexpr double c1 = 0.30901699437494742410, c2 = -0.80901699437494742410;
+          constexpr double s1 = 0.95105651629515357212, s2 = 0.58778525229247312917;
+          const cdouble b1 = in[1] + in[4], b2 = in[2] + in[3];
+          const cdouble d1 = in[1] - in[4], d2 = in[2] - in[3];
+          const cdouble t1 = in[0] + c1 * b1 + c2 * b2, t2 = in[0] + c2 * b1 + c1 * b2;
+          const cdouble u1 = s1 * d1 + s2 * d2, u2 = s2 * d1 - s1 * d2;
+          const cdouble iu1(-u1.imag(), u1.real()), iu2(-u2.imag(), u2.real());  // i * u
+          out[0] = in[0] + b1 + b2;
+          out[s] = cmul(t1 - iu1, twq[1]);
+          out[2 * s] = cmul(t2 - iu2, twq[2]);
+          out[3 * s] = cmul(t2 + iu2, twq[3]);
+          out[4 * s] = cmul(t1 + iu1, twq[4]);
         } else {
           for (int k = 0; k < p; ++k) {
             cdouble acc = in[0];
@@ -81,9 +100,9 @@ void ComplexFFT::forward(cdouble* data, cdouble* work) const {
             for (int r = 1; r < p; ++r) {
               idx += k;
               if (idx >= p) idx -= p;
-              acc += in[r] * w[idx];
+              acc += cmul(in[r], w[idx]);
             }
-            out[k * s] = k ? acc * twq[k] : acc;
+            out[k * s] = k ? cmul(acc, twq[k]) : acc;
           }
         }
       }
@@ -121,7 +140,7 @@ void RealFFT::forward(const double* x, cdouble* out, cdouble* scratch) const {
     const cdouble e = 0.5 * (zk + zc);
     const cdouble d = 0.5 * (zk - zc);
     const cdouble o(d.imag(), -d.real());  // d / i
-    out[k] = e + post_[k] * o;
+    out[k] = e + cmul(post_[k], o);
   }
 }
 

@@ -14,20 +14,25 @@ namespace s3d {
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 
-// One tap of torchaudio's _get_sinc_resample_kernel (float64 math, float32 result).
-// Phase j, kernel index k in [0, 2*width + orig).
-float sinc_tap(int j, int64_t k, int orig, int nw, int width, double base_freq, int lpw) {
-  // t = arange(0, -new, -1)[j] / new  -> int64 / int gives float32 in torch
+// One tap of torchaudio's _get_sinc_resample_kernel as resample() calls it:
+// dtype = waveform dtype, so every step is float32 (python scalars rounded to
+// float, as torch does for a float tensor op with a scalar). Phase j, kernel
+// index k in [0, 2*width + orig). Sets *inside = false where |t| reached the
+// clamp: those taps are ~1e-15 of the peak or smaller and are dropped.
+float sinc_tap(int j, int64_t k, int orig, int nw, int width, double base_freq, int lpw, bool* inside) {
+  const float pi = static_cast<float>(kPi);
+  const float idx = static_cast<float>(k - width) / static_cast<float>(orig);
   const float tj = static_cast<float>(-j) / static_cast<float>(nw);
-  const double idx = static_cast<double>(k - width) / static_cast<double>(orig);
-  double t = (static_cast<double>(tj) + idx) * base_freq;
-  t = std::min<double>(std::max<double>(t, -lpw), lpw);
-  const double c = std::cos(t * kPi / lpw / 2);
-  const double window = c * c;
-  t *= kPi;
-  const double scale = base_freq / orig;
-  const double kern = (t == 0.0) ? 1.0 : std::sin(t) / t;
-  return static_cast<float>(kern * (window * scale));
+  float t = (tj + idx) * static_cast<float>(base_freq);
+  const float lim = static_cast<float>(lpw);
+  *inside = t > -lim && t < lim;
+  t = std::min(std::max(t, -lim), lim);
+  const float c = std::cos(t * pi / lim / 2.f);
+  const float window = c * c;
+  t *= pi;
+  const float scale = static_cast<float>(base_freq / orig);
+  const float kern = (t == 0.f) ? 1.f : std::sin(t) / t;
+  return kern * (window * scale);
 }
 
 // Dot product written as 8 independent lanes so the compiler vectorises it
@@ -57,16 +62,22 @@ SincResampler::SincResampler(int orig_freq, int new_freq, int lpw, double rollof
   std::vector<float> row;
   for (int j = 0; j < new_; ++j) {
     // |t| < lpw  <=>  |(k - width)/orig - j/new| < lpw / base_freq; search a
-    // little wider and trim exact zeros so the run matches the full row.
+    // little wider and keep the run of taps inside the clamp.
     const double centre = width_ + static_cast<double>(orig_) * j / new_;
     const double half = static_cast<double>(orig_) * lpw / base_freq;
     int64_t lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor(centre - half)) - 2);
     int64_t hi = std::min<int64_t>(klen, static_cast<int64_t>(std::ceil(centre + half)) + 3);
     row.clear();
-    for (int64_t k = lo; k < hi; ++k) row.push_back(sinc_tap(j, k, orig_, new_, width_, base_freq, lpw));
-    int64_t a = 0, b = static_cast<int64_t>(row.size());
-    while (a < b && row[a] == 0.f) ++a;
-    while (b > a && row[b - 1] == 0.f) --b;
+    int64_t a = -1, b = -1;
+    for (int64_t k = lo; k < hi; ++k) {
+      bool inside = false;
+      row.push_back(sinc_tap(j, k, orig_, new_, width_, base_freq, lpw, &inside));
+      if (inside) {
+        if (a < 0) a = k - lo;
+        b = k - lo + 1;
+      }
+    }
+    if (a < 0) a = b = 0;
     begin_[j] = static_cast<int>(lo + a);
     count_[j] = static_cast<int>(b - a);
     offset_[j] = taps_.size();

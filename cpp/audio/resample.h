@@ -1,7 +1,8 @@
 // Polyphase windowed-sinc resampler, numerically identical (to float32
 // round-off) to torchaudio 0.13 functional.resample with its defaults:
 // sinc_interpolation (Hann), lowpass_filter_width 6, rolloff 0.99, gcd
-// reduction, output length ceil(new * len / orig).
+// reduction, output length ceil(new * len / orig). The kernel is built in
+// float32 step by step as torchaudio does for a float32 waveform.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -32,8 +33,9 @@ class SincResampler {
  private:
   int orig_, new_, width_;
   // torchaudio's kernel row j has 2*width + orig taps applied to the input
-  // padded by `width` zeros; most of them are exactly 0 in float32 (the
-  // window is clamped), so only the non-zero run of each row is kept.
+  // padded by `width` zeros; outside |t| < lowpass_filter_width the window is
+  // clamped and the taps are ~1e-15 of the peak or less, so only the run
+  // inside is kept (about 2 * 6 * orig / base_freq taps instead of 2*width + orig).
   std::vector<int> begin_, count_;
   std::vector<size_t> offset_;
   std::vector<float> taps_;  // each row zero-padded to a multiple of 8

@@ -465,7 +465,11 @@ std::string json_quote(const std::string& s) {
 static void append_number(std::string& out, double d) {
   if (!std::isfinite(d)) throw Error(ErrorCode::Internal, "cannot write a non-finite number as JSON");
   char buf[64];
-  auto res = std::to_chars(buf, buf + sizeof buf, d);  // shortest round-trip form
+  // Integral values print as integers (3000000000, not 3e+09); everything else
+  // in the shortest form that reads back to the same double.
+  auto res = (std::floor(d) == d && std::fabs(d) < 1e17)
+                 ? std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(d))
+                 : std::to_chars(buf, buf + sizeof buf, d);
   out.append(buf, res.ptr);
 }
 
@@ -540,8 +544,11 @@ const JsonValue& get_field(const JsonValue& obj, const std::string& key, const s
 }
 
 static std::string int_range_phrase(int64_t min, int64_t max) {
-  if (min == 1 && max >= (int64_t(1) << 30)) return "a positive integer";
-  if (min == 0 && max >= (int64_t(1) << 30)) return "a non-negative integer";
+  // Wording for a value below the range or not an integer; values above the
+  // range get the explicit "between" wording from check_int.
+  if (min == 1) return "a positive integer";
+  if (min == 0) return "a non-negative integer";
+  (void)max;
   return "an integer between " + std::to_string(min) + " and " + std::to_string(max);
 }
 
@@ -581,10 +588,11 @@ double get_float(const JsonValue& obj, const std::string& key, const std::string
     if (lo_ok && d <= max) return d;
   }
   std::string phrase;
-  const double inf = std::numeric_limits<double>::infinity();
-  if (min == 0 && min_exclusive && max == inf) phrase = "a positive number";
-  else if (min == 0 && max == inf) phrase = "a non-negative number";
-  else if (min == -inf && max == inf) phrase = "a number";
+  // Bounds at float range or beyond are "unbounded" for the wording.
+  const double big = std::numeric_limits<float>::max();
+  if (min == 0 && min_exclusive && max >= big) phrase = "a positive number";
+  else if (min == 0 && max >= big) phrase = "a non-negative number";
+  else if (min <= -big && max >= big) phrase = "a number";
   else
     phrase = "a number " + std::string(min_exclusive ? "greater than " : "between ") + num_str(min) +
              (min_exclusive ? " and at most " : " and ") + num_str(max);

@@ -1,5 +1,6 @@
 #include "core/model_config.h"
 
+#include <charconv>
 #include <limits>
 
 #include "core/error.h"
@@ -12,6 +13,12 @@ namespace {
 constexpr int64_t kMaxSize = int64_t(1) << 20;  // generous cap; keeps products in range
 const double kInf = std::numeric_limits<double>::infinity();
 const double kFloatMax = std::numeric_limits<float>::max();
+
+std::string fstr(float f) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, f);
+  return std::string(buf, r.ptr);
+}
 
 [[noreturn]] void config_error(const std::string& msg) { throw Error(ErrorCode::ModelFormat, msg); }
 
@@ -52,10 +59,10 @@ AudioFrontEnd parse_audio(const JsonValue& o, const std::string& path) {
   a.fps = static_cast<int>(get_int(o, "fps", path, 1, 1000));
   if (a.f_max <= a.f_min)
     config_error("Expected " + path + ".f_max to be greater than " + path + ".f_min (" +
-                 std::to_string(a.f_min) + ") but received " + std::to_string(a.f_max));
+                 fstr(a.f_min) + ") but received " + fstr(a.f_max));
   if (a.f_max > a.sample_rate / 2.f)
     config_error("Expected " + path + ".f_max to be at most the Nyquist frequency " +
-                 std::to_string(a.sample_rate / 2) + " but received " + std::to_string(a.f_max));
+                 std::to_string(a.sample_rate / 2) + " but received " + fstr(a.f_max));
   if (a.n_mels > a.n_fft / 2 + 1)
     config_error("Expected " + path + ".n_mels to be at most n_fft / 2 + 1 = " +
                  std::to_string(a.n_fft / 2 + 1) + " but received " + std::to_string(a.n_mels));
@@ -123,7 +130,7 @@ ModelConfig parse_model_config(const std::string& json) {
                  std::to_string(c.enc_channels[3]));
   if (!(c.ray_near < c.ray_far))
     config_error("Expected config.ray_far to be greater than config.ray_near (" +
-                 std::to_string(c.ray_near) + ") but received " + std::to_string(c.ray_far));
+                 fstr(c.ray_near) + ") but received " + fstr(c.ray_far));
   return c;
 }
 

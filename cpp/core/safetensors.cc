@@ -133,24 +133,21 @@ SafetensorsFile parse_safetensors(const uint8_t* data, size_t size, const std::s
     if (!shape->is_array())
       tensor_error(origin, name, "shape must be an array of non-negative integers but received " +
                                      json_preview(*shape));
-    uint64_t numel = 1;
+    // Running product in int64 (as shape_numel computes it), so every prefix
+    // must fit even when a later dimension is 0.
+    int64_t numel = 1;
     bool overflow = false;
     for (const auto& d : shape->items()) {
       uint64_t dim;
-      if (!as_index(d, &dim) || dim > uint64_t(INT64_MAX))
+      if (!as_index(d, &dim))
         tensor_error(origin, name, "shape must be an array of non-negative integers but received " +
                                        json_preview(*shape));
       e.shape.push_back(static_cast<int64_t>(dim));
-      if (__builtin_mul_overflow(numel, dim, &numel)) overflow = true;
+      if (__builtin_mul_overflow(numel, static_cast<int64_t>(dim), &numel)) overflow = true;
     }
     uint64_t nbytes = 0;
-    if (overflow || numel > uint64_t(INT64_MAX) || __builtin_mul_overflow(numel, esize, &nbytes)) {
-      // A zero dimension makes the product 0 whatever the rest; only then is it fine.
-      if (std::find(e.shape.begin(), e.shape.end(), 0) == e.shape.end())
-        tensor_error(origin, name, "element count of shape " + shape_str(e.shape) + " overflows");
-      numel = 0;
-      nbytes = 0;
-    }
+    if (overflow || __builtin_mul_overflow(static_cast<uint64_t>(numel), esize, &nbytes))
+      tensor_error(origin, name, "element count of shape " + shape_str(e.shape) + " overflows");
 
     const JsonValue* offs = v.find("data_offsets");
     if (!offs) tensor_error(origin, name, "missing \"data_offsets\"");
@@ -252,6 +249,7 @@ void write_safetensors(const std::string& path, const TensorMap& tensors,
     if (!ok) break;
     const Tensor& t = kv.second;
     const size_t n = static_cast<size_t>(t.numel());
+    if (n == 0) continue;
     std::vector<uint8_t> bytes(n * 4);
     for (size_t i = 0; i < n; ++i) {
       uint32_t u = float_bits(t.data[i]);

@@ -22,6 +22,11 @@ struct PackedMatrix {
   static constexpr int kPanel = 32;
   int K = 0, N = 0;
   std::shared_ptr<float> storage;  // 64-byte aligned, shared between copies
+  // For N <= kDotMaxN only: B^T as N rows of kdot (K rounded up to 16) floats,
+  // used by a row-dot kernel (a 32-wide panel would waste most of its lanes).
+  static constexpr int kDotMaxN = 4;
+  int kdot = 0;
+  std::shared_ptr<float> rows;
 
   int num_panels() const { return (N + kPanel - 1) / kPanel; }
   // Row stride of panel p: 32, or N's remainder rounded up to 8 for the last.

@@ -28,9 +28,23 @@ struct TileArgs {
   float slope = 0.2f;
 };
 
+// Small-N path: C[i][n] (+)= dot(A row i, w + n*kdot) + bias[n], n < N <= 4,
+// no activation (the driver applies it). Null for the scalar kernel.
+struct DotArgs {
+  int m = 0, n = 0, k = 0, kdot = 0;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* w = nullptr;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  bool load_c = false;
+  const float* bias = nullptr;
+};
+
 struct Kernel {
   int mr;                                            // rows per tile
   void (*tile)(const TileArgs&);
+  void (*dot)(const DotArgs&);                       // may be null
   void (*act)(float* x, int64_t n, Act act, float slope);  // in-place buffer activation
 };
 

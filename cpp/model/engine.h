@@ -18,6 +18,11 @@ struct AudioFeatures; // audio/audio_features.h: log-mel track of one recording
 
 using Mat4 = std::array<float, 16>;  // row-major 4x4 cam2world (EG3D, OpenCV axes)
 
+// Wall-clock milliseconds of the stages of the last render_frame (for bench/).
+struct FrameTimings {
+  double audio_ms = 0, attention_ms = 0, nerf_ms = 0, sr_ms = 0, total_ms = 0;
+};
+
 class Engine {
  public:
   // Loads and validates a safetensors model file (throws ErrorCode::ModelFormat
@@ -28,6 +33,7 @@ class Engine {
   const ModelConfig& config() const;
   const std::string& metadata_json() const;  // the whole "__metadata__" object as JSON
   int threads() const;
+  FrameTimings last_timings() const;
 
   // rgb: image_size^2 x 3 floats in [0,1], channel-last. mask: image_size^2 floats
   // in [0,1] (inner face). pose: source cam2world.

@@ -17,10 +17,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Execute_t = std::function<void()>;
   using Resolve_t = std::function<Napi::Value(Napi::Env)>;
 
-  static Napi::Promise Queue(Napi::Env env, const char* name, Execute_t execute, Resolve_t resolve) {
+  static Napi::Promise Start(Napi::Env env, const char* name, Execute_t execute, Resolve_t resolve) {
     auto* w = new PromiseWorker(env, name, std::move(execute), std::move(resolve));
     Napi::Promise p = w->deferred_.Promise();
-    w->Queue();  // the worker deletes itself after OnOK/OnError
+    w->Napi::AsyncWorker::Queue();  // the worker deletes itself after OnOK/OnError
     return p;
   }
 

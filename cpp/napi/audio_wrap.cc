@@ -76,7 +76,7 @@ static Napi::Value PrepareAudio(const Napi::CallbackInfo& info) {
     const int64_t count = static_cast<int64_t>(samples->size());
     const int64_t frames = audio_frame_count(count, rate, engine->config().audio.fps);
     auto result = std::make_shared<std::shared_ptr<AudioFeatures>>();
-    return PromiseWorker::Queue(
+    return PromiseWorker::Start(
         env, "s3d.prepareAudio",
         [engine, samples, rate, result] {
           *result = engine->prepare_audio(samples->data(), static_cast<int64_t>(samples->size()), rate);

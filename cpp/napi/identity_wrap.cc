@@ -60,7 +60,7 @@ static Napi::Value EncodeIdentity(const Napi::CallbackInfo& info) {
     auto mask = std::make_shared<std::vector<float>>(float_array(info, 2, "mask", s * s));
     Mat4 pose = mat4_arg(info, 3, "pose");
     auto result = std::make_shared<std::shared_ptr<IdentityState>>();
-    return PromiseWorker::Queue(
+    return PromiseWorker::Start(
         env, "s3d.encodeIdentity",
         [engine, rgb, mask, pose, result] {
           *result = engine->encode_identity(rgb->data(), mask->data(), pose);

@@ -49,7 +49,7 @@ static Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   std::string path = string_arg(info, 0, "model path");
   int threads = static_cast<int>(integer_arg(info, 1, "threads", 0, 4096));
   auto engine = std::make_shared<std::shared_ptr<Engine>>();
-  return PromiseWorker::Queue(
+  return PromiseWorker::Start(
       env, "s3d.loadModel",
       [path, threads, engine] { *engine = Engine::load(path, threads); },
       [engine](Napi::Env env) -> Napi::Value { return SessionWrap::Wrap(env, std::move(*engine)); });

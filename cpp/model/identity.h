@@ -1,0 +1,18 @@
+// Everything renderFrame needs from the source photo, computed once by
+// Engine::encode_identity (DESIGN §1: encoder + slot attention + SR source branch).
+#pragma once
+#include "core/tensor.h"
+#include "model/engine.h"
+#include "model/triplane.h"
+
+namespace s3d {
+
+struct IdentityState {
+  Planes planes;   // F^0..F^3, channel-last tri-planes
+  Tensor query;    // MHCA query projection of F_agg, (S, slot_dim)
+  Tensor sr_full;  // SR source features (H, W, c0)
+  Tensor sr_half;  // SR source features (H/2, W/2, c1)
+  Mat4 pose_src;
+};
+
+}  // namespace s3d

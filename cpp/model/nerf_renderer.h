@@ -1,0 +1,45 @@
+// The fused per-ray NeRF (paper Eqs. 2, 4, 5; mirrors S3DNeRF.nerf in
+// train/s3d_nerf/model.py with jitter=False).
+//
+// Work is split over blocks of rays; a worker takes a block end to end
+// (coarse depths -> points -> deform MLP -> tri-plane sample -> decoder ->
+// coarse weights -> importance depths -> the same on the fine points ->
+// merge -> composite) in per-worker scratch allocated once per call, so the
+// per-point intermediates never leave L2.
+#pragma once
+#include "core/model_config.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "model/camera.h"
+#include "model/triplane.h"
+
+namespace s3d {
+
+class DeformMlp;
+class TriplaneDecoder;
+
+// Seconds summed over workers (so on N threads they add up to ~N x wall time).
+struct NerfProfile {
+  double rays = 0, deform = 0, sampling = 0, decoder = 0, compositing = 0;
+};
+
+class NerfRenderer {
+ public:
+  NerfRenderer(const DeformMlp& deform, const TriplaneDecoder& decoder, const ModelConfig& cfg);
+
+  // planes: the identity's tri-planes; cm_hwc: F_cm map (g, g, cm); code: the
+  // audio code (cfg.audio_code floats). Returns the coarse image (r, r, 3+F+1)
+  // channel-last = [rgb = feat[:3], feat, alpha].
+  Tensor render(ThreadPool& pool, const Planes& planes, const Tensor& cm_hwc, const float* code,
+                const Mat4& pose_src, const Mat4& pose_tar, NerfProfile* profile = nullptr) const;
+
+  static constexpr int kBlockRays = 8;     // rays per work item
+  static constexpr int kChunkPoints = 128; // points per MLP call
+
+ private:
+  const DeformMlp& deform_;
+  const TriplaneDecoder& decoder_;
+  ModelConfig cfg_;
+};
+
+}  // namespace s3d

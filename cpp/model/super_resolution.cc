@@ -1,0 +1,141 @@
+#include "model/super_resolution.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+#include "kernels/ops.h"
+#include "model/weights.h"
+
+namespace s3d {
+
+namespace {
+
+Conv2d load_conv(const Weights& w, const std::string& name, int cout, int cin, int k, int stride) {
+  const Tensor& wt = w.get(name + ".weight", {cout, cin, k, k});
+  const Tensor& b = w.get(name + ".bias", {cout});
+  return pack_conv2d(wt.data, b.data, cout, cin, k, stride);
+}
+
+void check_shape(const Tensor& t, const Shape& s, const char* what) {
+  if (t.shape != s)
+    throw Error(ErrorCode::Internal,
+                std::string("Expected shape ") + shape_str(s) + " for " + what + " but received " + shape_str(t.shape));
+}
+
+}  // namespace
+
+SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
+  const int c0 = cfg.sr_source_channels[0], c1 = cfg.sr_source_channels[1];
+  const int m = cfg.sr_mid_channels, o = cfg.sr_out_channels;
+  conv_full_ = load_conv(w, "sr_source.conv_full", c0, 3, 3, 1);
+  conv_half_ = load_conv(w, "sr_source.conv_half", c1, c0, 3, 2);
+  mid1_ = load_conv(w, "sr.mid1", m, cfg.coarse_channels() + c1, 3, 1);
+  mid2_ = load_conv(w, "sr.mid2", m, m, 3, 1);
+  out1_ = load_conv(w, "sr.out1", o, m + c0, 3, 1);
+  out2_ = load_conv(w, "sr.out2", o, o, 3, 1);
+  auto rgb = [&](const std::string& n, int cin) {
+    Conv1x1 c;
+    c.w = pack_linear(w.get(n + ".weight", {3, cin, 1, 1}).data, 3, cin);
+    const Tensor& b = w.get(n + ".bias", {3});
+    c.bias.assign(b.data, b.data + 3);
+    return c;
+  };
+  mid_rgb_ = rgb("sr.mid_rgb", m);
+  out_rgb_ = rgb("sr.out_rgb", o);
+}
+
+void SuperResolution::source(ThreadPool& pool, const float* image, Tensor& full, Tensor& half) const {
+  const int H = cfg_.image_size, c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
+  const float slope = cfg_.lrelu_slope;
+  Tensor x = Tensor::empty({H, H, 3});
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) x.data[i] = image[i] * 2.f - 1.f;
+  if (full.shape != Shape{H, H, c0} || !full.defined()) full = Tensor::empty({H, H, c0});
+  if (half.shape != Shape{H / 2, H / 2, c1} || !half.defined()) half = Tensor::empty({H / 2, H / 2, c1});
+  conv2d(&pool, {{x.data, 3}}, H, H, conv_full_, full.data, Act::LeakyRelu, slope);
+  conv2d(&pool, {{full.data, c0}}, H, H, conv_half_, half.data, Act::LeakyRelu, slope);
+}
+
+// Three ping-pong buffers cover the six large intermediates (lifetimes:
+// x -> h3 in a, h1 -> up2(h2) in b, h2 -> h4 in c).
+struct SuperResolution::Scratch {
+  Tensor a, b, c, rgb_mid;
+};
+
+SuperResolution::~SuperResolution() = default;
+
+std::unique_ptr<SuperResolution::Scratch> SuperResolution::acquire_scratch() const {
+  {
+    std::lock_guard<std::mutex> lock(scratch_mu_);
+    if (!scratch_.empty()) {
+      std::unique_ptr<Scratch> s = std::move(scratch_.back());
+      scratch_.pop_back();
+      return s;
+    }
+  }
+  const int64_t nm = static_cast<int64_t>(2 * cfg_.render_size) * (2 * cfg_.render_size);
+  const int64_t nf = static_cast<int64_t>(cfg_.image_size) * cfg_.image_size;
+  const int64_t m = cfg_.sr_mid_channels, o = cfg_.sr_out_channels, cc = cfg_.coarse_channels();
+  auto s = std::make_unique<Scratch>();
+  s->a = Tensor::empty({std::max(nm * cc, nf * o)});
+  s->b = Tensor::empty({std::max(nm * m, nf * m)});
+  s->c = Tensor::empty({std::max(nm * m, nf * o)});
+  s->rgb_mid = Tensor::empty({nm * 3});
+  return s;
+}
+
+void SuperResolution::release_scratch(std::unique_ptr<Scratch> s) const {
+  std::lock_guard<std::mutex> lock(scratch_mu_);
+  scratch_.push_back(std::move(s));
+}
+
+Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Tensor& full,
+                                const Tensor& half) const {
+  const int r = cfg_.render_size, hm = 2 * r, H = cfg_.image_size;
+  const int cc = cfg_.coarse_channels(), c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
+  const int m = cfg_.sr_mid_channels, o = cfg_.sr_out_channels;
+  const float slope = cfg_.lrelu_slope;
+  check_shape(coarse, {r, r, cc}, "the coarse render");
+  check_shape(full, {H, H, c0}, "the SR source features (full)");
+  check_shape(half, {hm, hm, c1}, "the SR source features (half)");
+  const int64_t nm = static_cast<int64_t>(hm) * hm, nf = static_cast<int64_t>(H) * H;
+
+  std::unique_ptr<Scratch> sc = acquire_scratch();
+  struct Release {  // hands the buffers back even when a kernel throws
+    const SuperResolution* self;
+    std::unique_ptr<Scratch>& s;
+    ~Release() { self->release_scratch(std::move(s)); }
+  } release{this, sc};
+  float* x = sc->a.data;
+  float* h1 = sc->b.data;
+  float* h2 = sc->c.data;
+  float* rgb_mid = sc->rgb_mid.data;
+
+  // Image/2: x = up2(coarse); h = lrelu(mid2(lrelu(mid1([x, half])))).
+  upsample_bilinear2x(&pool, coarse.data, r, r, cc, x);
+  conv2d(&pool, {{x, cc}, {half.data, c1}}, hm, hm, mid1_, h1, Act::LeakyRelu, slope);
+  // rgb_mid starts as the skip x[..., :3]; mid_rgb(h) accumulates onto it.
+  for (int64_t i = 0; i < nm; ++i)
+    for (int k = 0; k < 3; ++k) rgb_mid[i * 3 + k] = x[i * cc + k];
+  conv2d(&pool, {{h1, m}}, hm, hm, mid2_, h2, Act::LeakyRelu, slope);
+  Epilogue acc;
+  acc.bias = mid_rgb_.bias.data();
+  acc.accumulate = true;
+  gemm(&pool, static_cast<int>(nm), h2, m, mid_rgb_.w, rgb_mid, 3, acc);
+
+  // Image: h = lrelu(out2(lrelu(out1([up2(h), full])))); rgb = out_rgb(h) + up2(rgb_mid).
+  float* hu = sc->b.data;  // h1 is dead
+  upsample_bilinear2x(&pool, h2, hm, hm, m, hu);
+  float* h3 = sc->a.data;  // x is dead
+  conv2d(&pool, {{hu, m}, {full.data, c0}}, H, H, out1_, h3, Act::LeakyRelu, slope);
+  float* h4 = sc->c.data;  // h2 is dead
+  conv2d(&pool, {{h3, o}}, H, H, out2_, h4, Act::LeakyRelu, slope);
+  Tensor rgb = Tensor::empty({H, H, 3});
+  upsample_bilinear2x(&pool, rgb_mid, hm, hm, 3, rgb.data);
+  acc.bias = out_rgb_.bias.data();
+  gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, rgb.data, 3, acc);
+  return rgb;
+}
+
+}  // namespace s3d

@@ -1,0 +1,63 @@
+// Super-resolution module (DESIGN §3.4; train/s3d_nerf/super_resolution.py):
+// the coarse render (rgb + features + alpha at image/4) plus source-image
+// features -> RGB at image size. Channel-last throughout; the concatenations
+// are virtual (conv2d reads several inputs), the 1x1 toRGB convs accumulate
+// onto their RGB skip in the GEMM epilogue.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/model_config.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+#include "kernels/conv2d.h"
+#include "kernels/gemm.h"
+
+namespace s3d {
+
+class Weights;
+
+class SuperResolution {
+ public:
+  SuperResolution(const Weights& w, const ModelConfig& cfg);  // "sr_source.*" and "sr.*"
+  ~SuperResolution();
+
+  // Source branch, cached per identity: image_hwc (H, W, 3) in [0,1] ->
+  // full (H, W, c0), half (H/2, W/2, c1). Tensors are (re)allocated when
+  // their shape differs.
+  void source(ThreadPool& pool, const float* image_hwc, Tensor& full, Tensor& half) const;
+
+  // coarse_hwc (r, r, 3+F+1) = [rgb, feat, alpha] -> RGB (H, W, 3), H = 4r.
+  // Thread-safe; intermediate buffers are reused across calls.
+  Tensor forward(ThreadPool& pool, const Tensor& coarse_hwc, const Tensor& full, const Tensor& half) const;
+
+  const ModelConfig& config() const { return cfg_; }
+
+ private:
+  struct Conv1x1 {
+    PackedMatrix w;
+    std::vector<float> bias;
+  };
+  ModelConfig cfg_;
+  Conv2d conv_full_, conv_half_;
+  Conv2d mid1_, mid2_, out1_, out2_;
+  Conv1x1 mid_rgb_, out_rgb_;
+
+  // Intermediates of one forward (~64 MB at s3d-64), kept between frames:
+  // reallocating them per frame costs more in page faults than the 1x1 convs.
+  // One set per concurrent caller.
+  struct Scratch;
+  std::unique_ptr<Scratch> acquire_scratch() const;
+  void release_scratch(std::unique_ptr<Scratch> s) const;
+  mutable std::mutex scratch_mu_;
+  mutable std::vector<std::unique_ptr<Scratch>> scratch_;
+};
+
+// Stage adapters on fixture layouts:
+//   sr_source: image (3, H, W) -> full (c0, H, W), half (c1, H/2, W/2)
+//   sr: coarse (3+F+1, r, r), full, half -> rgb (3, H, W)
+TensorMap run_sr_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
+TensorMap run_sr_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
+
+}  // namespace s3d

@@ -1,0 +1,29 @@
+// Volume rendering with midpoint quadrature (paper Eq. 5) and importance
+// resampling (DESIGN §3.3). Mirrors renderer.composite, renderer.importance_depths
+// (jitter=False) and renderer.merge_samples in train/s3d_nerf/renderer.py.
+#pragma once
+#include <cstdint>
+
+namespace s3d {
+
+constexpr float kImportanceFloor = 0.01f;
+
+// One ray of S samples sorted by depth. Sample i (i < S) reads sigma_raw at
+// rows[i][sigma_col] and its C features at rows[i][0..C). Writes the feature
+// image out_feat[C], alpha (sum of weights) and, if non-null, the S-1
+// interval weights. The transmittance product runs in double, as torch's CPU
+// cumprod accumulates.
+void composite(int S, const float* depths, const float* const* rows, int sigma_col, int C, float* out_feat,
+               float* alpha, float* weights);
+
+// n inverse-CDF depths from the piecewise-constant pdf (weights + 0.01) over
+// the Nc-1 coarse intervals; u_j = (j + 0.5) / n. `cdf` is Nc floats scratch.
+void importance_depths(int Nc, const float* depths, const float* weights, int n, float* out, float* cdf);
+
+// Stable merge by depth of a (na, sorted) and b (nb, any order): b is first
+// insertion-sorted (stable), then merged with a winning ties - the same order
+// as torch.sort(cat([a, b]), stable=True). order[i] < na indexes a, else b.
+// b_sorted is nb ints scratch.
+void merge_order(int na, const float* a, int nb, const float* b, int* order, float* merged, int* b_sorted);
+
+}  // namespace s3d

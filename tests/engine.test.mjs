@@ -1,0 +1,221 @@
+// API tests that need a working engine and the tiny fixture model
+// (tests/fixtures/tiny/model.safetensors, image_size 64). They fail, not skip,
+// while the engine is missing.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import {
+  createSession, frontalPose, poseFromAngles,
+  AbortError, DisposedError, InputImageError, InvalidArgumentError, ModelFormatError, NotImplementedError,
+} from '../lib/index.js';
+import { requireFixture, syntheticImage, tinyModel, tone } from './helpers/fixtures.mjs';
+
+const tmp = mkdtempSync(join(tmpdir(), 's3d-engine-'));
+
+describe('model loading', () => {
+  test('a file with a wrong magic -> ModelFormatError naming the path', async () => {
+    const p = join(tmp, 'wrong-magic.safetensors');
+    writeFileSync(p, Buffer.from('GIF89a this is not a safetensors file at all, but long enough.'));
+    await assert.rejects(createSession({ model: p }), (e) => e instanceof ModelFormatError && e.message.includes(p));
+  });
+
+  test('a truncated header -> ModelFormatError naming the path', async () => {
+    const p = join(tmp, 'short.safetensors');
+    writeFileSync(p, readFileSync(requireFixture(tinyModel)).subarray(0, 100));
+    await assert.rejects(createSession({ model: p }), (e) => e instanceof ModelFormatError && e.message.includes(p));
+    const q = join(tmp, 'tiny.safetensors');
+    writeFileSync(q, Buffer.from([1, 2, 3]));
+    await assert.rejects(createSession({ model: q }), (e) => e instanceof ModelFormatError && e.message.includes(q));
+  });
+});
+
+describe('session with the tiny model', () => {
+  let session;
+  let identity;
+  let audio;
+  const size = 64;
+
+  before(async () => {
+    session = await createSession({ model: requireFixture(tinyModel), threads: 2 });
+    identity = await session.encodeIdentity(syntheticImage(size), { aligned: true });
+    audio = await session.prepareAudio(tone(0.5));
+  });
+  after(async () => {
+    await session?.dispose();
+  });
+
+  test('session properties', () => {
+    assert.equal(session.backend, 'cpu');
+    assert.equal(session.config.image_size, size);
+    assert.equal(session.config.name, 'tiny');
+    assert.equal(session.config.audio.fps, 25);
+    assert.equal(session.threads, 2);
+    assert.equal(session.metadata.format, 's3d-nerf');
+  });
+
+  test('backend auto picks cpu', async () => {
+    const s = await createSession({ model: tinyModel, backend: 'auto', threads: 1 });
+    assert.equal(s.backend, 'cpu');
+    await s.dispose();
+  });
+
+  test('audio track metadata', () => {
+    assert.equal(audio.frameCount, 13); // 0.5 s at 25 fps, partial last frame counts
+    assert.equal(audio.sampleRate, 16000);
+    assert.equal(audio.duration, 0.5);
+  });
+
+  test('encodeIdentity needs { aligned: true }', async () => {
+    await assert.rejects(session.encodeIdentity(syntheticImage(size)), (e) => {
+      assert.ok(e instanceof NotImplementedError);
+      assert.equal(e.code, 'ERR_NOT_IMPLEMENTED');
+      assert.match(e.message, /alignment of arbitrary photos is not available yet.*\{ aligned: true \}/);
+      return true;
+    });
+  });
+
+  test('bad images through the session', async () => {
+    const fake = join(tmp, 'text.png');
+    writeFileSync(fake, 'hello');
+    await assert.rejects(session.encodeIdentity(fake, { aligned: true }), InputImageError);
+    await assert.rejects(session.encodeIdentity(Buffer.alloc(0), { aligned: true }), InputImageError);
+    await assert.rejects(
+      session.encodeIdentity({ data: new Uint8Array(7), width: size, height: size, channels: 3 }, { aligned: true }),
+      /Expected 12288 values/,
+    );
+    await assert.rejects(session.encodeIdentity(syntheticImage(size), { aligned: true, pose: [1, 2, 3] }), InvalidArgumentError);
+    await assert.rejects(session.encodeIdentity(syntheticImage(size), { aligned: true, mask: new Float32Array(3) }), InvalidArgumentError);
+  });
+
+  test('renderFrame: uint8 by default, size x size x 3', async () => {
+    const f = await session.renderFrame(identity, { audio, frame: 0 });
+    assert.equal(f.width, size);
+    assert.equal(f.height, size);
+    assert.equal(f.channels, 3);
+    assert.ok(f.data instanceof Uint8Array);
+    assert.equal(f.data.length, size * size * 3);
+  });
+
+  test('renderFrame: float32 output is finite and nominally in [0,1]', async () => {
+    const f = await session.renderFrame(identity, { audio, frame: 3, pose: poseFromAngles({ yaw: 10 }), format: 'float32' });
+    assert.ok(f.data instanceof Float32Array);
+    assert.equal(f.data.length, size * size * 3);
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of f.data) {
+      assert.ok(Number.isFinite(v));
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    assert.ok(min >= -0.5 && max <= 1.5, `range [${min}, ${max}]`);
+    const u = await session.renderFrame(identity, { audio, frame: 3, pose: poseFromAngles({ yaw: 10 }) });
+    for (let i = 0; i < u.data.length; i += 97) assert.equal(u.data[i], Math.min(255, Math.max(0, Math.round(f.data[i] * 255))));
+  });
+
+  test('renderFrame argument checks', async () => {
+    await assert.rejects(session.renderFrame(identity, { audio, frame: audio.frameCount }), /Expected an integer between 0 and 12 for frame/);
+    await assert.rejects(session.renderFrame(identity, { audio, frame: -1 }), InvalidArgumentError);
+    await assert.rejects(session.renderFrame(identity, { audio: {}, frame: 0 }), /AudioTrack/);
+    await assert.rejects(session.renderFrame({}, { audio, frame: 0 }), /Identity/);
+    await assert.rejects(session.renderFrame(identity, { audio, frame: 0, format: 'png' }), /format/);
+  });
+
+  test('the event loop keeps ticking during a render', async () => {
+    let ticks = 0;
+    let running = true;
+    const spin = () => {
+      if (!running) return;
+      ticks++;
+      setImmediate(spin);
+    };
+    setImmediate(spin);
+    const t0 = performance.now();
+    await session.renderFrame(identity, { audio, frame: 1 });
+    const ms = performance.now() - t0;
+    running = false;
+    console.log(`# ${ticks} setImmediate ticks during a ${ms.toFixed(1)} ms render`);
+    assert.ok(ticks >= 10, `only ${ticks} ticks: the render blocked the event loop`);
+  });
+
+  test('renderFrames: range, per-frame poses, abort between frames', async () => {
+    const frames = await session.renderFrames(identity, { audio, frames: { start: 2, end: 5 } });
+    assert.equal(frames.length, 3);
+    const poses = [frontalPose(), poseFromAngles({ yaw: 5 })];
+    const two = await session.renderFrames(identity, { audio, frames: [0, 1], pose: poses, format: 'float32' });
+    assert.equal(two.length, 2);
+    assert.ok(two[1].data instanceof Float32Array);
+    await assert.rejects(session.renderFrames(identity, { audio, frames: [0, 1], pose: [frontalPose()] }), /one per frame/);
+
+    const ac = new AbortController();
+    let n = 0;
+    const p = session.renderFrames(identity, { audio, signal: ac.signal });
+    // abort after the first frame has started
+    const timer = setInterval(() => { if (++n > 0) ac.abort(); }, 1);
+    await assert.rejects(p, AbortError);
+    clearInterval(timer);
+    const pre = new AbortController();
+    pre.abort();
+    await assert.rejects(session.renderFrame(identity, { audio, frame: 0, signal: pre.signal }), AbortError);
+  });
+
+  test('identities and audio belong to their session', async () => {
+    const other = await createSession({ model: tinyModel, threads: 1 });
+    await assert.rejects(other.renderFrame(identity, { audio, frame: 0 }), /different session/);
+    await other.dispose();
+  });
+});
+
+describe('dispose', () => {
+  test('in-flight render finishes; queued and later calls reject with DisposedError', async () => {
+    const s = await createSession({ model: tinyModel, threads: 1 });
+    const id = await s.encodeIdentity(syntheticImage(64), { aligned: true });
+    const au = await s.prepareAudio(tone(0.2));
+    const inflight = s.renderFrame(id, { audio: au, frame: 0 });
+    const queued = s.renderFrame(id, { audio: au, frame: 1 });
+    await new Promise((r) => setImmediate(r));
+    const disposed = s.dispose();
+    assert.equal(s.disposed, true);
+    const f = await inflight;
+    assert.equal(f.data.length, 64 * 64 * 3);
+    await assert.rejects(queued, DisposedError);
+    await disposed;
+    await assert.rejects(s.renderFrame(id, { audio: au, frame: 0 }), DisposedError);
+    await assert.rejects(s.encodeIdentity(syntheticImage(64), { aligned: true }), DisposedError);
+    await assert.rejects(s.prepareAudio(tone(0.1)), DisposedError);
+    assert.throws(() => s.config, DisposedError);
+    await s.dispose(); // idempotent
+  });
+
+  test('disposed identity and audio throw DisposedError; Symbol.asyncDispose', async () => {
+    const s = await createSession({ model: tinyModel, threads: 1 });
+    const id = await s.encodeIdentity(syntheticImage(64), { aligned: true });
+    const au = await s.prepareAudio(tone(0.2));
+    const render = s.renderFrame(id, { audio: au, frame: 0 });
+    await id.dispose(); // the render already queued keeps nothing alive in JS...
+    await assert.rejects(render, DisposedError); // ...and is rejected when its turn comes
+    const id2 = await s.encodeIdentity(syntheticImage(64), { aligned: true });
+    await au[Symbol.asyncDispose]();
+    assert.equal(au.disposed, true);
+    await assert.rejects(s.renderFrame(id2, { audio: au, frame: 0 }), DisposedError);
+    await s[Symbol.asyncDispose]();
+    assert.equal(s.disposed, true);
+  });
+
+  test('a native call in flight keeps its identity alive after dispose', async () => {
+    const s = await createSession({ model: tinyModel, threads: 1 });
+    const id = await s.encodeIdentity(syntheticImage(64), { aligned: true });
+    const au = await s.prepareAudio(tone(0.2));
+    const p = s.renderFrame(id, { audio: au, frame: 0 });
+    await new Promise((r) => setImmediate(r)); // let the render start
+    await id.dispose();
+    await au.dispose();
+    global.gc?.();
+    const f = await p;
+    assert.equal(f.data.length, 64 * 64 * 3);
+    await s.dispose();
+  });
+});
+

@@ -1,0 +1,231 @@
+// Audio front-end parity test against tests/fixtures/audio.safetensors
+// (written by train/fixtures_audio.py from the PyTorch/torchaudio reference).
+// Build and run from the repository root:
+//   g++ -std=c++17 -O2 -pthread -Icpp tests/native/test_audio.cc cpp/audio/*.cc cpp/core/error.cc cpp/core/tensor.cc cpp/core/thread_pool.cc cpp/core/json.cc cpp/core/safetensors.cc -o /tmp/test_audio && /tmp/test_audio [fixture]
+// Exit status 0 when every check passes.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "audio/audio_features.h"
+#include "audio/fft.h"
+#include "audio/log_mel.h"
+#include "audio/resample.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/safetensors.h"
+#include "core/thread_pool.h"
+
+using namespace s3d;
+
+static int g_failures = 0;
+static constexpr double kTol = 1e-5;
+
+static void check(bool ok, const std::string& what) {
+  std::printf("%s %s\n", ok ? "  ok  " : "  FAIL", what.c_str());
+  if (!ok) ++g_failures;
+}
+
+static double rel_err(const float* out, const float* ref, int64_t n) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = static_cast<double>(out[i]) - ref[i];
+    num += d * d;
+    den += static_cast<double>(ref[i]) * ref[i];
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+static void check_rel(const std::string& what, const float* out, const float* ref, int64_t n, double tol = kTol) {
+  const double e = rel_err(out, ref, n);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-28s rel err %.3e (n=%lld)", what.c_str(), e, static_cast<long long>(n));
+  check(e <= tol, buf);
+}
+
+static void test_fft() {
+  std::printf("FFT vs naive DFT\n");
+  std::mt19937 rng(7);
+  std::normal_distribution<double> nd;
+  for (int n : {800, 400, 1, 2, 3, 5, 12, 49, 97, 128, 1000, 802}) {
+    std::vector<double> x(n);
+    for (double& v : x) v = nd(rng);
+    RealFFT fft(n);
+    std::vector<cdouble> out(fft.bins()), scratch(fft.scratch_size());
+    fft.forward(x.data(), out.data(), scratch.data());
+    double num = 0, den = 0;
+    for (int k = 0; k < fft.bins(); ++k) {
+      long double re = 0, im = 0;
+      for (int j = 0; j < n; ++j) {
+        const long double a = -2.0L * 3.14159265358979323846264338327950288L * ((static_cast<long long>(j) * k) % n) / n;
+        re += x[j] * cosl(a);
+        im += x[j] * sinl(a);
+      }
+      num += std::norm(out[k] - cdouble(static_cast<double>(re), static_cast<double>(im)));
+      den += static_cast<double>(re * re + im * im);
+    }
+    const double e = std::sqrt(num / den);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "real FFT n=%-4d rel err %.3e", n, e);
+    check(e < 1e-12, buf);
+  }
+}
+
+static std::vector<float> column_major_to_torch(const Tensor& t) {  // (T, M) -> (M, T)
+  const int64_t T = t.dim(0), M = t.dim(1);
+  std::vector<float> v(static_cast<size_t>(T * M));
+  for (int64_t i = 0; i < T; ++i)
+    for (int64_t m = 0; m < M; ++m) v[m * T + i] = t.data[i * M + m];
+  return v;
+}
+
+static void test_fixture(ThreadPool& pool, const std::string& path) {
+  std::printf("fixture %s\n", path.c_str());
+  SafetensorsFile f = read_safetensors(path);
+  const JsonValue cases = parse_json(f.metadata.at("cases"), "cases");
+  AudioFrontEnd fe;  // defaults = the fixture's config
+  for (const JsonValue& c : cases.items()) {
+    const std::string name = c.find("name")->as_string();
+    const int rate = static_cast<int>(c.find("sample_rate")->as_number());
+    const double tol_rs = c.find("tol_resample") ? c.find("tol_resample")->as_number() : kTol;
+    const double tol_lm = c.find("tol_logmel") ? c.find("tol_logmel")->as_number() : kTol;
+    const Tensor& in = f.tensors.at(name + "/input");
+    const Tensor& rs = f.tensors.at(name + "/resampled");
+    const Tensor& lm = f.tensors.at(name + "/logmel");
+    std::printf(" case %s (%d Hz, %lld samples; tol resample %.0e, log-mel %.0e)\n", name.c_str(), rate,
+                static_cast<long long>(in.numel()), tol_rs, tol_lm);
+
+    // Resampler alone.
+    std::vector<float> y = resample(&pool, in.data, in.numel(), rate, fe.sample_rate);
+    check(static_cast<int64_t>(y.size()) == rs.numel(),
+          "resampled length " + std::to_string(y.size()) + " == " + std::to_string(rs.numel()));
+    if (static_cast<int64_t>(y.size()) == rs.numel()) check_rel("resample", y.data(), rs.data, rs.numel(), tol_rs);
+
+    // Log-mel on the reference 16 kHz signal (isolates it from resampling).
+    {
+      LogMel l(fe);
+      std::vector<float> x(rs.data, rs.data + rs.numel());
+      if (static_cast<int64_t>(x.size()) < l.min_samples()) x.resize(l.min_samples(), 0.f);
+      const int64_t T = l.frames(static_cast<int64_t>(x.size()));
+      Tensor o = Tensor::empty({T, fe.n_mels});
+      l.compute(&pool, x.data(), static_cast<int64_t>(x.size()), o.data);
+      check(T == lm.dim(1), "mel frames " + std::to_string(T) + " == " + std::to_string(lm.dim(1)));
+      if (T == lm.dim(1)) check_rel("log-mel (ref 16k input)", column_major_to_torch(o).data(), lm.data, lm.numel(), tol_lm);
+    }
+
+    // Whole pipeline.
+    auto a = compute_audio_features(&pool, in.data, in.numel(), rate, fe);
+    check(a->sample_count16k == static_cast<int64_t>(c.find("samples16k")->as_number()), "sample_count16k");
+    check(a->frame_count == static_cast<int64_t>(c.find("frame_count")->as_number()),
+          "frame_count " + std::to_string(a->frame_count));
+    check(a->mel_frames == lm.dim(1), "mel_frames " + std::to_string(a->mel_frames));
+    if (a->mel_frames == lm.dim(1)) {
+      const std::vector<float> o = column_major_to_torch(a->logmel);
+      check_rel("log-mel (pipeline)", o.data(), lm.data, lm.numel(), tol_lm);
+      // Same comparison on mel energies (exp), which is what the log amplifies.
+      std::vector<float> eo(o.size()), er(o.size());
+      for (size_t i = 0; i < o.size(); ++i) { eo[i] = std::exp(o[i]); er[i] = std::exp(lm.data[i]); }
+      std::printf("        mel energy (exp) rel err %.3e\n", rel_err(eo.data(), er.data(), lm.numel()));
+    }
+    for (const JsonValue& tv : c.find("windows")->items()) {
+      const int64_t t = static_cast<int64_t>(tv.as_number());
+      const Tensor& ref = f.tensors.at(name + "/window_" + std::to_string(t));
+      std::vector<float> w(static_cast<size_t>(fe.n_mels) * fe.window_frames);
+      deform_window(*a, t, fe, w.data());
+      check_rel("deform window t=" + std::to_string(t), w.data(), ref.data, ref.numel(), tol_lm);
+    }
+  }
+}
+
+template <class F>
+static void expect_error(const std::string& what, ErrorCode code, const std::string& needle, F fn) {
+  try {
+    fn();
+    check(false, what + ": no error");
+  } catch (const Error& e) {
+    const bool ok = e.code() == code && std::string(e.what()).find(needle) != std::string::npos;
+    check(ok, what + ": " + error_code_name(e.code()) + " \"" + e.what() + "\"");
+  }
+}
+
+static void test_errors(ThreadPool& pool) {
+  std::printf("errors\n");
+  AudioFrontEnd fe;
+  std::vector<float> x(1000, 0.1f);
+  expect_error("empty", ErrorCode::InputAudio, "received 0 samples",
+               [&] { compute_audio_features(&pool, x.data(), 0, 16000, fe); });
+  x[123] = std::nanf("");
+  expect_error("NaN", ErrorCode::InputAudio, "Expected finite audio samples but received NaN at index 123",
+               [&] { compute_audio_features(&pool, x.data(), 1000, 16000, fe); });
+  x[123] = 0.f;
+  x[7] = -INFINITY;
+  expect_error("-inf", ErrorCode::InputAudio, "-Infinity at index 7",
+               [&] { compute_audio_features(&pool, x.data(), 1000, 16000, fe); });
+  x[7] = 0.f;
+  expect_error("rate", ErrorCode::InputAudio, "received 4000",
+               [&] { compute_audio_features(&pool, x.data(), 1000, 4000, fe); });
+  auto a = compute_audio_features(&pool, x.data(), 1000, 16000, fe);
+  std::vector<float> w(static_cast<size_t>(fe.n_mels) * fe.window_frames);
+  expect_error("frame range", ErrorCode::InvalidArgument, "received 2",
+               [&] { deform_window(*a, 2, fe, w.data()); });
+  // Odd rate with gcd 1 against 16 kHz (16000 polyphase rows): must still work.
+  std::vector<float> z(44101, 0.25f);
+  auto b = compute_audio_features(&pool, z.data(), static_cast<int64_t>(z.size()), 44101, fe);
+  check(b->sample_count16k == 16000, "44101 Hz -> 16000 samples");
+  // Default window start formula.
+  bool ok = true;
+  for (int64_t t = 0; t < 1000; ++t) ok &= deform_window_start(t, fe) == (32 * t + 21) / 10 - 16;
+  check(ok, "deform_window_start == floor((32t+21)/10) - 16");
+}
+
+static void bench(ThreadPool& pool) {
+  std::printf("timing (%d threads)\n", pool.size());
+  AudioFrontEnd fe;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 0.1f);
+  const int64_t n = 60 * 16000;
+  std::vector<float> x(n);
+  for (float& v : x) v = nd(rng);
+  LogMel l(fe);
+  Tensor o = Tensor::empty({l.frames(n), fe.n_mels});
+  for (int serial = 0; serial < 2; ++serial) {
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+      auto t0 = std::chrono::steady_clock::now();
+      l.compute(serial ? nullptr : &pool, x.data(), n, o.data);
+      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("  log-mel 60 s @16 kHz (%s): %.1f ms\n", serial ? "1 thread" : "pool", best);
+  }
+  for (int rate : {44100, 48000}) {
+    std::vector<float> y(static_cast<size_t>(60) * rate);
+    for (float& v : y) v = nd(rng);
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto a = compute_audio_features(&pool, y.data(), static_cast<int64_t>(y.size()), rate, fe);
+      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::printf("  resample+log-mel 60 s @%d Hz (pool): %.1f ms\n", rate, best);
+  }
+}
+
+int main(int argc, char** argv) {
+  const std::string path = argc > 1 ? argv[1] : "tests/fixtures/audio.safetensors";
+  ThreadPool pool(0);
+  try {
+    test_fft();
+    test_fixture(pool, path);
+    test_errors(pool);
+    bench(pool);
+  } catch (const std::exception& e) {
+    std::printf("FAIL: exception: %s\n", e.what());
+    return 1;
+  }
+  std::printf(g_failures ? "%d FAILURES\n" : "all audio checks passed\n", g_failures);
+  return g_failures ? 1 : 0;
+}

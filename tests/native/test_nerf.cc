@@ -1,0 +1,253 @@
+// Parity test of the per-point / per-ray NeRF stages (deform, triplane_decode,
+// volume_render, importance, nerf) against tests/fixtures/tiny/stages.safetensors,
+// plus an optional timing of NerfRenderer::render on a bigger model.
+// Build and run from the repository root:
+//   g++ -std=c++17 -O3 -pthread -Icpp tests/native/test_nerf.cc cpp/core/*.cc cpp/kernels/*.cc cpp/model/weights.cc cpp/model/stages_common.cc cpp/model/camera.cc cpp/model/triplane.cc cpp/model/deform_mlp.cc cpp/model/decoder_mlp.cc cpp/model/volume_render.cc cpp/model/nerf_renderer.cc -o /tmp/test_nerf && /tmp/test_nerf
+//   /tmp/test_nerf --bench .cache/s3d64.safetensors [threads] [reps]   # time render (random weights)
+// Exit status 0 when every check passes. S3D_CPU_FEATURES=scalar|avx2 exercises the fallbacks.
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/thread_pool.h"
+#include "kernels/isa.h"
+#include "model/camera.h"
+#include "model/decoder_mlp.h"
+#include "model/deform_mlp.h"
+#include "model/nerf_renderer.h"
+#include "model/stages.h"
+#include "model/triplane.h"
+#include "model/volume_render.h"
+#include "model/weights.h"
+
+using namespace s3d;
+
+static int g_failures = 0;
+static constexpr double kTol = 1e-4;
+
+static double rel_err(const Tensor& out, const Tensor& ref) {
+  if (out.numel() != ref.numel()) return INFINITY;
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const double d = static_cast<double>(out.data[i]) - ref.data[i];
+    num += d * d;
+    den += static_cast<double>(ref.data[i]) * ref.data[i];
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+}
+
+static void check_tensor(const std::string& what, const Tensor& out, const Tensor& ref) {
+  const bool shape_ok = out.shape == ref.shape;
+  const double e = shape_ok ? rel_err(out, ref) : INFINITY;
+  const bool ok = shape_ok && e <= kTol;  // NaN fails too
+  std::printf("%s %-28s rel err %.3g%s\n", ok ? "  ok  " : "  FAIL", what.c_str(), e,
+              shape_ok ? "" : (" shape " + shape_str(out.shape) + " vs " + shape_str(ref.shape)).c_str());
+  if (!ok) ++g_failures;
+}
+
+static void check(bool ok, const std::string& what) {
+  std::printf("%s %s\n", ok ? "  ok  " : "  FAIL", what.c_str());
+  if (!ok) ++g_failures;
+}
+
+static const Tensor& fx(const SafetensorsFile& f, const std::string& name) {
+  auto it = f.tensors.find(name);
+  if (it == f.tensors.end()) throw Error(ErrorCode::InvalidArgument, "fixture lacks " + name);
+  return it->second;
+}
+
+static Planes planes_of(const SafetensorsFile& f, const std::string& stage, int C) {
+  std::array<Tensor, 4> hwc;
+  for (int l = 0; l < 4; ++l) hwc[l] = chw_to_hwc(fx(f, stage + "/in/f" + std::to_string(l)));
+  return planes_from_hwc(hwc, C);
+}
+
+static Mat4 mat_of(const Tensor& t) {
+  Mat4 m;
+  std::memcpy(m.data(), t.data, sizeof(float) * 16);
+  return m;
+}
+
+static void test_sincos() {
+  // The PE's sin/cos against double-precision libm over the angles it sees.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-120.f, 120.f);
+  const int n = 100003;
+  std::vector<float> a(n), s(n), c(n);
+  for (float& v : a) v = u(rng);
+  a[0] = 0.f;
+  a[1] = 1e-30f;
+  a[2] = static_cast<float>(M_PI / 2);
+  sincos_n(n, a.data(), s.data(), c.data());
+  double worst = 0;
+  for (int i = 0; i < n; ++i) {
+    worst = std::max(worst, std::fabs(s[i] - std::sin(static_cast<double>(a[i]))));
+    worst = std::max(worst, std::fabs(c[i] - std::cos(static_cast<double>(a[i]))));
+  }
+  std::printf("        sincos max abs err %.3g\n", worst);
+  check(worst < 1e-6, "sincos_n accuracy (" + std::string(isa_name(kernel_isa())) + ")");
+}
+
+static void test_camera() {
+  Mat4 p = frontal_pose(2.7f);
+  Mat4 a = mat4_inverse(p), b = mat4_rigid_inverse(p);
+  Mat4 id = mat4_mul(p, a);
+  double e = 0;
+  for (int i = 0; i < 16; ++i) e = std::max(e, std::fabs(id[i] - (i % 5 == 0 ? 1.0 : 0.0)) + std::fabs(a[i] - b[i]));
+  check(e < 1e-6, "mat4 inverse / rigid inverse");
+  bool threw = false;
+  try {
+    mat4_inverse(Mat4{});
+  } catch (const Error&) {
+    threw = true;
+  }
+  check(threw, "singular pose rejected");
+}
+
+static void test_stages(const std::string& model_path, const std::string& stages_path) {
+  const Weights w = Weights::load(model_path);
+  const ModelConfig& cfg = w.config();
+  const SafetensorsFile st = read_safetensors(stages_path);
+  DeformMlp deform(w, cfg);
+  TriplaneDecoder decoder(w, cfg);
+  NerfRenderer renderer(deform, decoder, cfg);
+  ThreadPool pool(2);
+
+  {  // deform
+    const Tensor cm = chw_to_hwc(fx(st, "deform/in/cm"));
+    const Tensor dx = deform.run(fx(st, "deform/in/points"), cm, fx(st, "deform/in/code").data);
+    check_tensor("deform/delta", dx, fx(st, "deform/out/delta"));
+  }
+  {  // triplane_decode
+    const Planes planes = planes_of(st, "triplane_decode", cfg.plane_channels);
+    const Tensor& pts = fx(st, "triplane_decode/in/points");
+    const int n = static_cast<int>(pts.dim(0));
+    Tensor feats = Tensor::empty({n, cfg.point_feat()});
+    sample_triplanes(planes, n, pts.data, 3, feats.data, cfg.point_feat());
+    Tensor sigma, feat;
+    decoder.run(feats, &sigma, &feat);
+    check_tensor("triplane_decode/sigma", sigma, fx(st, "triplane_decode/out/sigma"));
+    check_tensor("triplane_decode/feat", feat, fx(st, "triplane_decode/out/feat"));
+  }
+  {  // volume_render
+    const Tensor& depths = fx(st, "volume_render/in/depths");
+    const Tensor& sigma = fx(st, "volume_render/in/sigma");
+    const Tensor& feat = fx(st, "volume_render/in/feat");
+    const int r = static_cast<int>(depths.dim(0)), s = static_cast<int>(depths.dim(1)), C = static_cast<int>(feat.dim(2));
+    Tensor image = Tensor::empty({r, C}), alpha = Tensor::empty({r}), weights = Tensor::empty({r, s - 1});
+    std::vector<float> rowbuf(static_cast<size_t>(s) * (C + 1));
+    std::vector<const float*> rows(s);
+    for (int i = 0; i < r; ++i) {
+      for (int j = 0; j < s; ++j) {
+        float* row = rowbuf.data() + j * (C + 1);
+        std::memcpy(row, feat.data + (static_cast<int64_t>(i) * s + j) * C, sizeof(float) * C);
+        row[C] = sigma.data[i * s + j];
+        rows[j] = row;
+      }
+      composite(s, depths.data + i * s, rows.data(), C, C, image.data + i * C, alpha.data + i,
+                weights.data + i * (s - 1));
+    }
+    check_tensor("volume_render/image", image, fx(st, "volume_render/out/image"));
+    check_tensor("volume_render/alpha", alpha, fx(st, "volume_render/out/alpha"));
+    check_tensor("volume_render/weights", weights, fx(st, "volume_render/out/weights"));
+  }
+  {  // importance
+    const Tensor& depths = fx(st, "importance/in/depths");
+    const Tensor& weights = fx(st, "importance/in/weights");
+    const int r = static_cast<int>(depths.dim(0)), s = static_cast<int>(depths.dim(1)), n = cfg.n_importance;
+    Tensor out = Tensor::empty({r, n});
+    std::vector<float> cdf(s);
+    for (int i = 0; i < r; ++i)
+      importance_depths(s, depths.data + i * s, weights.data + i * (s - 1), n, out.data + i * n, cdf.data());
+    check_tensor("importance/depths", out, fx(st, "importance/out/depths"));
+  }
+  {  // merge order = stable sort, coarse first on ties
+    const float a[4] = {1, 2, 3, 4}, b[4] = {2, 0.5f, 4, 2};
+    int order[8], bs[4];
+    float merged[8];
+    merge_order(4, a, 4, b, order, merged, bs);
+    const int want[8] = {5, 0, 1, 4, 7, 2, 3, 6};
+    check(std::equal(order, order + 8, want), "merge_order is a stable sort (first set wins ties)");
+  }
+  {  // nerf, end to end
+    const Planes planes = planes_of(st, "nerf", cfg.plane_channels);
+    const Tensor cm = chw_to_hwc(fx(st, "nerf/in/cm"));
+    NerfProfile prof;
+    const Tensor img = renderer.render(pool, planes, cm, fx(st, "nerf/in/code").data, mat_of(fx(st, "nerf/in/pose_src")),
+                                       mat_of(fx(st, "nerf/in/pose_tar")), &prof);
+    check_tensor("nerf/coarse", hwc_to_chw(img), fx(st, "nerf/out/coarse"));
+    ThreadPool one(1);
+    const Tensor img1 = renderer.render(one, planes, cm, fx(st, "nerf/in/code").data, mat_of(fx(st, "nerf/in/pose_src")),
+                                        mat_of(fx(st, "nerf/in/pose_tar")));
+    check(std::memcmp(img.data, img1.data, sizeof(float) * img.numel()) == 0, "nerf: 1 and 2 threads bit-identical");
+  }
+}
+
+static void bench(const std::string& path, int threads, int reps) {
+  const Weights w = Weights::load(path);
+  const ModelConfig& cfg = w.config();
+  DeformMlp deform(w, cfg);
+  TriplaneDecoder decoder(w, cfg);
+  NerfRenderer renderer(deform, decoder, cfg);
+  ThreadPool pool(threads);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::array<Tensor, 4> hwc;
+  int size = cfg.image_size / 2;
+  for (int l = 0; l < 4; ++l, size /= 2) {
+    hwc[l] = Tensor::empty({size, size, cfg.pyramid_channels()});
+    for (int64_t i = 0; i < hwc[l].numel(); ++i) hwc[l].data[i] = nd(rng);
+  }
+  const Planes planes = planes_from_hwc(hwc, cfg.plane_channels);
+  Tensor cm = Tensor::empty({cfg.slot_grid(), cfg.slot_grid(), cfg.cm_channels});
+  for (int64_t i = 0; i < cm.numel(); ++i) cm.data[i] = nd(rng);
+  std::vector<float> code(cfg.audio_code);
+  for (float& v : code) v = nd(rng);
+  const Mat4 pose = frontal_pose(cfg.cam_radius);
+  renderer.render(pool, planes, cm, code.data(), pose, pose);  // warm-up
+  NerfProfile prof;
+  double best = 1e30, total = 0;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    renderer.render(pool, planes, cm, code.data(), pose, pose, i == reps - 1 ? &prof : nullptr);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    best = std::min(best, ms);
+    total += ms;
+  }
+  const double sum = prof.rays + prof.deform + prof.sampling + prof.decoder + prof.compositing;
+  std::printf("render %s %dx%d rays, %d+%d samples, %d threads, isa %s: best %.1f ms, mean %.1f ms\n",
+              cfg.name.c_str(), cfg.render_size, cfg.render_size, cfg.n_coarse, cfg.n_importance, threads,
+              isa_name(kernel_isa()), best, total / reps);
+  std::printf("  split (profiled run, share of worker time): rays %.1f%%  deform MLP (incl. PE + F_cm) %.1f%%  "
+              "sampling %.1f%%  decoder %.1f%%  compositing %.1f%%\n",
+              100 * prof.rays / sum, 100 * prof.deform / sum, 100 * prof.sampling / sum, 100 * prof.decoder / sum,
+              100 * prof.compositing / sum);
+}
+
+int main(int argc, char** argv) {
+  try {
+    if (argc >= 3 && std::string(argv[1]) == "--bench") {
+      bench(argv[2], argc > 3 ? std::atoi(argv[3]) : 2, argc > 4 ? std::atoi(argv[4]) : 5);
+      return 0;
+    }
+    std::printf("isa %s\n", isa_name(kernel_isa()));
+    test_sincos();
+    test_camera();
+    test_stages(argc > 1 ? argv[1] : "tests/fixtures/tiny/model.safetensors",
+                argc > 2 ? argv[2] : "tests/fixtures/tiny/stages.safetensors");
+  } catch (const std::exception& e) {
+    std::printf("  FAIL exception: %s\n", e.what());
+    return 1;
+  }
+  std::printf(g_failures ? "%d FAILED\n" : "all passed\n", g_failures);
+  return g_failures ? 1 : 0;
+}

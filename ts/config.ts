@@ -1,0 +1,71 @@
+// The model hyper-parameters, as stored in the model file's metadata
+// ("config") and mirrored by cpp/core/model_config.h and train/s3d_nerf/config.py.
+// Field names keep the file's snake_case so the three stay greppable together.
+import { ModelFormatError } from './errors.js';
+
+export interface AudioFrontEndConfig {
+  readonly kind: string; // 'logmel'
+  readonly sample_rate: number;
+  readonly n_fft: number;
+  readonly hop: number;
+  readonly n_mels: number;
+  readonly f_min: number;
+  readonly f_max: number;
+  readonly log_floor: number;
+  readonly window_frames: number;
+  readonly fps: number;
+}
+
+export interface ModelConfig {
+  readonly name: string;
+  /** Side of the aligned square face crop the model takes and renders (256 for s3d-64). */
+  readonly image_size: number;
+  readonly enc_channels: readonly number[];
+  readonly plane_channels: number;
+  readonly lrelu_slope: number;
+  readonly slot_dim: number;
+  readonly slot_iters: number;
+  readonly slot_mlp: number;
+  readonly audio_channels: number;
+  readonly audio_tokens: number;
+  readonly audio_code: number;
+  readonly heads: number;
+  readonly cm_channels: number;
+  readonly pe_freqs: number;
+  readonly deform_hidden: readonly number[];
+  readonly decoder_hidden: number;
+  readonly feat_channels: number;
+  readonly render_size: number;
+  readonly n_coarse: number;
+  readonly n_importance: number;
+  readonly ray_near: number;
+  readonly ray_far: number;
+  readonly focal: number;
+  readonly cam_radius: number;
+  readonly sr_source_channels: readonly number[];
+  readonly sr_mid_channels: number;
+  readonly sr_out_channels: number;
+  readonly audio: AudioFrontEndConfig;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Parses the engine's config JSON; the engine has already validated the fields. */
+export function parseModelConfig(json: string): ModelConfig {
+  let c: unknown;
+  try {
+    c = JSON.parse(json);
+  } catch (err) {
+    throw new ModelFormatError(`The model config is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const cfg = c as Partial<ModelConfig> | null;
+  if (!cfg || typeof cfg.image_size !== 'number' || typeof cfg.audio?.fps !== 'number')
+    throw new ModelFormatError('The model config lacks image_size or audio.fps');
+  return deepFreeze(cfg as ModelConfig);
+}

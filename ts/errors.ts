@@ -1,0 +1,121 @@
+// Error classes with stable `code`s. The native addon raises plain Errors with
+// a `.code` (cpp/napi/errors.cc); fromNative() turns them into these classes.
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARG'
+  | 'ERR_INPUT_IMAGE'
+  | 'ERR_INPUT_AUDIO'
+  | 'ERR_MODEL_FORMAT'
+  | 'ERR_BACKEND_UNAVAILABLE'
+  | 'ERR_DISPOSED'
+  | 'ERR_ABORTED'
+  | 'ERR_NOT_IMPLEMENTED'
+  | 'ERR_OUT_OF_MEMORY'
+  | 'ERR_INTERNAL';
+
+/** Base class of every error this package throws on purpose. */
+export class S3DError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A function argument or option has the wrong type or value. */
+export class InvalidArgumentError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_ARG', message, options);
+  }
+}
+
+/** The image could not be read or decoded, or has the wrong size or layout. */
+export class InputImageError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INPUT_IMAGE', message, options);
+  }
+}
+
+/** The audio could not be read or decoded, or is empty. */
+export class InputAudioError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INPUT_AUDIO', message, options);
+  }
+}
+
+/** The model file is missing, truncated, or not an s3d-nerf safetensors file. */
+export class ModelFormatError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_MODEL_FORMAT', message, options);
+  }
+}
+
+/** The requested backend (e.g. 'cuda') is not available in this build or on this machine. */
+export class BackendUnavailableError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_BACKEND_UNAVAILABLE', message, options);
+  }
+}
+
+/** The session, identity or audio track was used after dispose(). */
+export class DisposedError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DISPOSED', message, options);
+  }
+}
+
+/** The operation was cancelled through its AbortSignal. `cause` is the signal's reason. */
+export class AbortError extends S3DError {
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super('ERR_ABORTED', message, options);
+  }
+}
+
+/** The feature exists in the API but not yet in this version. */
+export class NotImplementedError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NOT_IMPLEMENTED', message, options);
+  }
+}
+
+/** The engine could not allocate memory. */
+export class OutOfMemoryError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_OUT_OF_MEMORY', message, options);
+  }
+}
+
+/** A bug or unexpected condition inside the engine. */
+export class InternalError extends S3DError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INTERNAL', message, options);
+  }
+}
+
+const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknown }) => S3DError> = {
+  ERR_INVALID_ARG: InvalidArgumentError,
+  ERR_INPUT_IMAGE: InputImageError,
+  ERR_INPUT_AUDIO: InputAudioError,
+  ERR_MODEL_FORMAT: ModelFormatError,
+  ERR_BACKEND_UNAVAILABLE: BackendUnavailableError,
+  ERR_DISPOSED: DisposedError,
+  ERR_ABORTED: AbortError,
+  ERR_NOT_IMPLEMENTED: NotImplementedError,
+  ERR_OUT_OF_MEMORY: OutOfMemoryError,
+  ERR_INTERNAL: InternalError,
+};
+
+/**
+ * Maps an error raised by the native addon (a plain Error with a string `.code`)
+ * to the matching S3DError subclass; the original is kept as `cause`.
+ * S3DErrors pass through; anything else becomes an InternalError.
+ */
+export function fromNative(err: unknown, prefix?: string): Error {
+  if (err instanceof S3DError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const text = prefix && !message.includes(prefix) ? `${prefix}: ${message}` : message;
+  const Ctor = typeof code === 'string' && code in byCode ? byCode[code as ErrorCode] : InternalError;
+  return new Ctor(text, { cause: err });
+}

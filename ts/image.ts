@@ -1,0 +1,117 @@
+// Source photo decoding: file path | encoded Buffer (PNG/JPEG/WebP/... via
+// sharp) | raw pixels, to the S*S*3 float RGB in [0,1] the engine takes.
+import { readFile } from 'node:fs/promises';
+import sharp from 'sharp';
+import { InputImageError } from './errors.js';
+import { describe, isPlainObject } from './validate.js';
+
+/** Uncompressed pixels, row-major, interleaved channels (alpha is dropped). */
+export interface RawImage {
+  /** 8-bit values (0..255), or floats in [0, 1]. */
+  data: Uint8Array | Uint8ClampedArray | Float32Array;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+}
+
+/** A file path, an encoded image (PNG, JPEG, WebP, ...) in a Buffer, or raw pixels. */
+export type ImageInput = string | Buffer | Uint8Array | RawImage;
+
+export interface DecodedImage {
+  /** size*size*3 floats in [0, 1], channel-last. */
+  rgb: Float32Array;
+  /** Dimensions of the input before resizing (after EXIF rotation). */
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+function isRawImage(v: unknown): v is RawImage {
+  return isPlainObject(v) && 'data' in v && 'width' in v && 'height' in v;
+}
+
+function toFloat(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; ++i) out[i] = bytes[i]! / 255;
+  return out;
+}
+
+function notSquare(w: number, h: number): InputImageError {
+  return new InputImageError(
+    `Expected a square aligned face crop but received a ${w}x${h} image (align and crop the face first)`,
+  );
+}
+
+async function decodeEncoded(buf: Uint8Array, size: number, label: string): Promise<DecodedImage> {
+  if (buf.length === 0) throw new InputImageError(`Expected a non-empty image but received an empty ${label}`);
+  try {
+    const image = sharp(buf, { failOn: 'error' });
+    const meta = await image.metadata();
+    let w = meta.width ?? 0;
+    let h = meta.height ?? 0;
+    if ((meta.orientation ?? 1) >= 5) [w, h] = [h, w]; // EXIF 5..8 swap the axes
+    if (w !== h) throw notSquare(w, h);
+    let pipeline = image.rotate().removeAlpha().toColourspace('srgb');
+    if (w !== size) pipeline = pipeline.resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
+    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (info.width !== size || info.height !== size || info.channels !== 3 || data.length !== size * size * 3)
+      throw new InputImageError(`Unexpected decoded layout ${info.width}x${info.height}x${info.channels} for ${label}`);
+    return { rgb: toFloat(data), sourceWidth: w, sourceHeight: h };
+  } catch (err) {
+    if (err instanceof InputImageError) throw err;
+    throw new InputImageError(`Cannot decode the image (${label}): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function decodeRaw(raw: RawImage, size: number): Promise<DecodedImage> {
+  const { data, width, height, channels } = raw;
+  const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+  if (!isInt(width) || !isInt(height))
+    throw new InputImageError(`Expected positive integer width and height for a raw image but received ${describe(width)}x${describe(height)}`);
+  if (channels !== 3 && channels !== 4)
+    throw new InputImageError(`Expected 3 or 4 for raw image channels but received ${describe(channels)}`);
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Float32Array))
+    throw new InputImageError(`Expected a Uint8Array, Uint8ClampedArray or Float32Array for raw image data but received ${describe(data)}`);
+  const expected = width * height * channels;
+  if (data.length !== expected)
+    throw new InputImageError(
+      `Expected ${expected} values for a ${width}x${height}x${channels} raw image but received ${data.length}`,
+    );
+  if (width !== height) throw notSquare(width, height);
+
+  // Drop alpha; floats are taken as [0,1], bytes as 0..255.
+  const n = width * height;
+  const rgb = new Float32Array(n * 3);
+  const scale = data instanceof Float32Array ? 1 : 1 / 255;
+  for (let i = 0; i < n; ++i)
+    for (let c = 0; c < 3; ++c) rgb[i * 3 + c] = data[i * channels + c]! * scale;
+  for (let i = 0; i < rgb.length; ++i)
+    if (!Number.isFinite(rgb[i])) throw new InputImageError('Expected finite values in raw image data');
+  if (width === size) return { rgb, sourceWidth: width, sourceHeight: height };
+
+  // Other sizes go through sharp at 8 bits per channel.
+  const bytes = new Uint8Array(rgb.length);
+  for (let i = 0; i < rgb.length; ++i) bytes[i] = Math.min(255, Math.max(0, Math.round(rgb[i]! * 255)));
+  const out = await sharp(bytes, { raw: { width, height, channels: 3 } })
+    .resize(size, size, { fit: 'fill', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer();
+  return { rgb: toFloat(out), sourceWidth: width, sourceHeight: height };
+}
+
+/** Decodes any ImageInput to size*size RGB floats. Throws InputImageError. */
+export async function decodeImage(input: ImageInput, size: number): Promise<DecodedImage> {
+  if (typeof input === 'string') {
+    let buf: Buffer;
+    try {
+      buf = await readFile(input);
+    } catch (err) {
+      throw new InputImageError(`Cannot read the image file ${input}: ${(err as Error).message}`, { cause: err });
+    }
+    return decodeEncoded(buf, size, input);
+  }
+  if (input instanceof Uint8Array && !isRawImage(input)) return decodeEncoded(input, size, 'buffer');
+  if (isRawImage(input)) return decodeRaw(input, size);
+  throw new InputImageError(
+    `Expected a file path, a Buffer holding an encoded image, or { data, width, height, channels } for image but received ${describe(input)}`,
+  );
+}

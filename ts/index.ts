@@ -1,0 +1,38 @@
+// s3d-nerf public API.
+import './dispose.js';
+import { native, type NativeCpuFeatures } from './native.js';
+
+export { createSession, availableBackends, DEFAULT_MODEL, Session } from './session.js';
+export type { Backend, BackendChoice, SessionOptions } from './session.js';
+export { Identity } from './identity.js';
+export type { EncodeIdentityOptions } from './identity.js';
+export type { ImageInput, RawImage } from './image.js';
+export type { Landmarks, MaskInput } from './mask.js';
+export { TEMPLATE_ELLIPSE, templateMask } from './mask.js';
+export { AudioTrack } from './audio.js';
+export type { AudioInput, PrepareAudioOptions } from './audio.js';
+export type { Frame, PixelFormat, RenderFrameOptions, RenderFramesOptions } from './render.js';
+export { frontalPose, poseFromAngles, toPoseMatrix, CAMERA_RADIUS, LOOK_AT } from './pose.js';
+export type { Pose, PoseAngles } from './pose.js';
+export type { ModelConfig, AudioFrontEndConfig } from './config.js';
+export {
+  S3DError,
+  InvalidArgumentError,
+  InputImageError,
+  InputAudioError,
+  ModelFormatError,
+  BackendUnavailableError,
+  DisposedError,
+  AbortError,
+  NotImplementedError,
+  OutOfMemoryError,
+  InternalError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';
+
+export type CpuFeatures = NativeCpuFeatures;
+
+/** What the CPU engine detected on this machine (and any S3D_CPU_FEATURES cap). */
+export function cpuFeatures(): CpuFeatures {
+  return native().cpuFeatures();
+}

@@ -1,0 +1,188 @@
+// A loaded model on one backend: the entry point of the API.
+import { stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { abortError, throwIfAborted } from './abort.js';
+import { prepareAudio, type AudioInput, type AudioTrack, type PrepareAudioOptions } from './audio.js';
+import { parseModelConfig, type ModelConfig } from './config.js';
+import { asyncDispose } from './dispose.js';
+import { BackendUnavailableError, DisposedError, ModelFormatError, fromNative } from './errors.js';
+import { encodeIdentity, type EncodeIdentityOptions, type Identity } from './identity.js';
+import type { ImageInput } from './image.js';
+import { native, packageRoot, type NativeSession } from './native.js';
+import { SerialQueue } from './queue.js';
+import { renderFrame, renderFrames, type Frame, type RenderFrameOptions, type RenderFramesOptions } from './render.js';
+import { expectOneOf, expectOptions, expectPositiveInteger, expectSignal, expectString } from './validate.js';
+
+export type Backend = 'cpu' | 'cuda';
+export type BackendChoice = 'auto' | Backend;
+
+export interface SessionOptions {
+  /** Path of a .safetensors model; default the bundled weights/s3d-64.safetensors. */
+  model?: string;
+  /** 'auto' (default) picks the fastest available backend; today that is 'cpu'. */
+  backend?: BackendChoice;
+  /** CPU worker threads; default one per core. */
+  threads?: number;
+  signal?: AbortSignal;
+}
+
+/** The bundled default model (relative to the package root). */
+export const DEFAULT_MODEL = 'weights/s3d-64.safetensors';
+
+/** Backends this build can run. */
+export function availableBackends(): Backend[] {
+  return ['cpu'];
+}
+
+export class Session {
+  readonly backend: Backend;
+  /** Absolute path of the model file. */
+  readonly modelPath: string;
+  readonly #config: ModelConfig;
+  readonly #threads: number;
+  readonly #metadata: Readonly<Record<string, string>>;
+  #handle: NativeSession | undefined;
+  /** @internal */
+  readonly _queue: SerialQueue;
+
+  private constructor(handle: NativeSession, modelPath: string, backend: Backend) {
+    const n = native();
+    this.#handle = handle;
+    this.modelPath = modelPath;
+    this.backend = backend;
+    this.#config = parseModelConfig(n.config(handle));
+    this.#threads = n.threads(handle);
+    let meta: Record<string, string> = {};
+    try {
+      meta = JSON.parse(n.metadata(handle)) as Record<string, string>;
+    } catch {
+      // metadata is informational; the engine already validated the file
+    }
+    this.#metadata = Object.freeze(meta);
+    this._queue = new SerialQueue(() => new DisposedError('The session has been disposed'));
+  }
+
+  /** @internal */
+  static _create(handle: NativeSession, modelPath: string, backend: Backend): Session {
+    return new Session(handle, modelPath, backend);
+  }
+
+  /** The model's hyper-parameters (image_size, audio front end, ...). */
+  get config(): ModelConfig {
+    this._assertOpen();
+    return this.#config;
+  }
+
+  /** Worker threads the engine uses. */
+  get threads(): number {
+    this._assertOpen();
+    return this.#threads;
+  }
+
+  /** The model file's metadata (string values, e.g. format, config, provenance). */
+  get metadata(): Readonly<Record<string, string>> {
+    this._assertOpen();
+    return this.#metadata;
+  }
+
+  get disposed(): boolean {
+    return this.#handle === undefined;
+  }
+
+  /** @internal */
+  _assertOpen(): void {
+    if (!this.#handle) throw new DisposedError('The session has been disposed');
+  }
+
+  /** @internal The native handle; throws DisposedError after dispose(). */
+  _native(): NativeSession {
+    if (!this.#handle) throw new DisposedError('The session has been disposed');
+    return this.#handle;
+  }
+
+  /** Encodes an aligned portrait (phase 1, once per photo). */
+  encodeIdentity(image: ImageInput, options?: EncodeIdentityOptions): Promise<Identity> {
+    return encodeIdentity(this, image, options);
+  }
+
+  /** Decodes and analyses speech (resampling + log-mel, once per recording). */
+  prepareAudio(input: AudioInput, options?: PrepareAudioOptions): Promise<AudioTrack> {
+    return prepareAudio(this, input, options);
+  }
+
+  /** Renders one frame (phase 2). */
+  renderFrame(identity: Identity, options: RenderFrameOptions & { format: 'float32' }): Promise<Frame<Float32Array>>;
+  renderFrame(identity: Identity, options: RenderFrameOptions & { format?: 'uint8' }): Promise<Frame<Uint8Array>>;
+  renderFrame(identity: Identity, options: RenderFrameOptions): Promise<Frame<Uint8Array | Float32Array>>;
+  renderFrame(identity: Identity, options: RenderFrameOptions): Promise<Frame<Uint8Array | Float32Array>> {
+    return renderFrame(this, identity, options);
+  }
+
+  /** Renders several frames in order; the signal is checked between frames. */
+  renderFrames(identity: Identity, options: RenderFramesOptions & { format: 'float32' }): Promise<Frame<Float32Array>[]>;
+  renderFrames(identity: Identity, options: RenderFramesOptions & { format?: 'uint8' }): Promise<Frame<Uint8Array>[]>;
+  renderFrames(identity: Identity, options: RenderFramesOptions): Promise<Frame<Uint8Array | Float32Array>[]>;
+  renderFrames(identity: Identity, options: RenderFramesOptions): Promise<Frame<Uint8Array | Float32Array>[]> {
+    return renderFrames(this, identity, options);
+  }
+
+  /**
+   * Releases the engine. Calls still queued and later calls reject with
+   * DisposedError; a call already running finishes normally. Resolves when
+   * that call has settled. Identities and audio tracks of this session become
+   * unusable.
+   */
+  async dispose(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    const idle = this._queue.close();
+    handle?.dispose(); // a native call in flight keeps its own reference to the engine
+    await idle;
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
+
+/** Loads a model and returns a Session. */
+export async function createSession(options?: SessionOptions): Promise<Session> {
+  const opts = expectOptions(options) as SessionOptions;
+  const choice = opts.backend === undefined ? 'auto' : expectOneOf(opts.backend, 'backend', ['auto', 'cpu', 'cuda'] as const);
+  const threads = opts.threads === undefined ? 0 : expectPositiveInteger(opts.threads, 'threads');
+  const signal = expectSignal(opts.signal);
+  const model = opts.model === undefined ? join(packageRoot, DEFAULT_MODEL) : expectString(opts.model, 'model');
+  const modelPath = isAbsolute(model) ? model : resolve(model);
+  if (choice === 'cuda')
+    throw new BackendUnavailableError(
+      'The CUDA backend is not available in this build: this version of s3d-nerf ships the CPU engine only; ' +
+        "use backend: 'cpu' or 'auto'",
+    );
+  const backend: Backend = 'cpu';
+  throwIfAborted(signal);
+
+  try {
+    const st = await stat(modelPath);
+    if (!st.isFile()) throw new ModelFormatError(`The model path is not a file: ${modelPath}`);
+  } catch (err) {
+    if (err instanceof ModelFormatError) throw err;
+    throw new ModelFormatError(`Cannot open the model file ${modelPath}: ${(err as Error).message}`, { cause: err });
+  }
+
+  let handle: NativeSession;
+  try {
+    handle = await native().loadModel(modelPath, threads);
+  } catch (err) {
+    throw fromNative(err, modelPath);
+  }
+  if (signal?.aborted) {
+    handle.dispose();
+    throw abortError(signal);
+  }
+  try {
+    return Session._create(handle, modelPath, backend);
+  } catch (err) {
+    handle.dispose();
+    throw fromNative(err, modelPath);
+  }
+}
