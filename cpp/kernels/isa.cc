@@ -4,23 +4,20 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/cpu_features.h"
+
 namespace s3d {
 
 namespace {
 
 Isa detect() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  // libgcc only reports these when the OS saves the wider registers (XCR0).
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("fma"))
-    return Isa::Avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
-#endif
+  const CpuFeatures& f = cpu_features();  // already honours S3D_CPU_FEATURES
+  if (f.avx512_core()) return Isa::Avx512;
+  if (f.avx2_fma()) return Isa::Avx2;
   return Isa::Scalar;
 }
 
+// Re-read here too so the cap holds even if cpu_features() changes policy.
 Isa env_cap() {
   const char* v = std::getenv("S3D_CPU_FEATURES");
   if (!v || !*v) return Isa::Avx512;

@@ -7,7 +7,7 @@ namespace s3d {
 
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2 };
 
-Isa detected_isa();                // best the CPU + OS support
+Isa detected_isa();                // best the CPU + OS support (core/cpu_features.h)
 Isa kernel_isa();                  // min(detected, env cap, set cap)
 void set_kernel_isa_cap(Isa cap);  // overrides the env cap; for tests/benchmarks
 const char* isa_name(Isa isa);     // "scalar", "avx2", "avx512"

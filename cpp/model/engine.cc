@@ -28,5 +28,6 @@ void Engine::render_frame(const IdentityState&, const AudioFeatures&, int64_t, c
   not_built();
 }
 TensorMap Engine::run_stage(const std::string&, const TensorMap&) const { not_built(); }
+FrameTimings Engine::last_timings() const { not_built(); }
 
 }  // namespace s3d

@@ -2,7 +2,7 @@
 // naive double-precision references; optional PyTorch cross-check.
 //
 // Build and run (from the repo root):
-//   mkdir -p build && g++ -std=c++17 -O3 -Wall -Wextra -Icpp tests/native/test_kernels.cc \
+//   mkdir -p build && g++ -std=c++17 -O3 -Wall -Wextra -Icpp tests/native/test_kernels.cc
 //     cpp/kernels/*.cc cpp/core/*.cc -o build/test_kernels -lpthread && build/test_kernels
 // Exit status is non-zero on any failure. S3D_CPU_FEATURES=avx2|scalar caps the ISAs tested.
 // The PyTorch cross-check uses /usr/bin/python3 (torch) and writes to .cache/; it is
@@ -307,8 +307,8 @@ static void test_ops(ThreadPool* pool) {
       int bad = 0;
       for (size_t i = 0; i < x.size(); ++i) {
         double want = act_ref(x[i], a, 0.3);
-        if (!(std::fabs(y[i] - want) <= 2e-6 * std::fabs(want) + 1e-30 * 0 + 1e-37) &&
-            !(std::fabs(y[i] - want) <= 1e-6 * std::fabs(want) + 1e-12)) {
+        // 2e-6 relative; 1e-37 absolute covers exp() clamped at the float underflow edge.
+        if (!(std::fabs(y[i] - want) <= 2e-6 * std::fabs(want) + 1e-37)) {
           if (!bad) std::fprintf(stderr, "  act %s(%.9g) = %.9g want %.9g\n", act_name(a), x[i], y[i], want);
           ++bad;
         }
@@ -376,7 +376,7 @@ static void test_torch(ThreadPool* pool) {
   activation_inplace(pool, sp.data(), static_cast<int64_t>(sp.size()), Act::Softplus);
   double du = maxdiff(up, load(".cache/tk_up.bin", up.size())), dr = maxdiff(rs, load(".cache/tk_rs.bin", rs.size()));
   double ds = maxdiff(sp, load(".cache/tk_sp.bin", sp.size()));
-  CHECK(du < 1e-6 && dr < 1e-6 && ds < 1e-6, "ops vs torch: upsample %g resize %g softplus %g", du, dr, ds);
+  CHECK(du < 2e-6 && dr < 2e-6 && ds < 2e-6, "ops vs torch: upsample %g resize %g softplus %g", du, dr, ds);
   std::printf("  PyTorch cross-check: conv s1 %.2g, s2 %.2g, upsample %.2g, resize %.2g, softplus %.2g (max abs diff)\n",
               d1, d2, du, dr, ds);
 }

@@ -12,6 +12,7 @@
 // on any model file, e.g. a random s3d-64 one (see the report in the PR):
 //   /tmp/test_modules_conv --bench .cache/s3d64.safetensors [threads=2] [reps=3]
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -127,10 +128,10 @@ int parity(const std::string& dir) {
   ThreadPool pool1(1), pool3(3);
   for (int isa = static_cast<int>(detected_isa()); isa >= 0; --isa) {
     set_kernel_isa_cap(static_cast<Isa>(isa));
-    const char* name = isa_name(kernel_isa());
+    const std::string name = isa_name(kernel_isa());
     for (const auto& s : stages) {
-      check_stage(s.first, s.second, fx, pool3, name);
-      if (isa == static_cast<int>(detected_isa())) check_stage(s.first, s.second, fx, pool1, name);
+      check_stage(s.first, s.second, fx, pool3, (name + " 3t").c_str());
+      if (isa == static_cast<int>(detected_isa())) check_stage(s.first, s.second, fx, pool1, (name + " 1t").c_str());
     }
   }
   set_kernel_isa_cap(Isa::Avx512);
@@ -139,7 +140,6 @@ int parity(const std::string& dir) {
   // directly (the engine path, no layout round trips).
   {
     ThreadPool& pool = pool3;
-    const int H = w.config().image_size;
     Tensor image = chw_to_hwc(fx.tensors.at("encoder/in/image"));
     const Tensor& mask = fx.tensors.at("encoder/in/mask");
     auto f = m.encoder.forward(pool, image.data, mask.data);
@@ -151,7 +151,6 @@ int parity(const std::string& dir) {
     const bool ok = e <= kTol;
     std::printf("%s chained encoder->aggregate->audio_net->cross_attention rel err %.3e\n", ok ? "ok  " : "FAIL", e);
     if (!ok) ++g_failures;
-    (void)H;
   }
   // A mis-shaped stage input must be rejected, not read out of bounds.
   try {
@@ -170,16 +169,28 @@ int parity(const std::string& dir) {
   return 0;
 }
 
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+// Best wall time of `reps` calls after a warm-up, with the process CPU time of
+// that call (on a loaded machine CPU time / threads is the steadier figure).
 template <class F>
-double time_ms(int reps, F&& f) {
+std::string time_ms(int reps, F&& f) {
   f();  // warm-up (first-touch allocations, caches)
-  double best = 1e30;
+  double best = 1e30, best_cpu = 0;
   for (int i = 0; i < reps; ++i) {
+    const double c0 = cpu_ms();
     auto t0 = std::chrono::steady_clock::now();
     f();
-    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (ms < best) best = ms, best_cpu = cpu_ms() - c0;
   }
-  return best;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%9.2f ms wall  %9.2f ms cpu", best, best_cpu);
+  return buf;
 }
 
 int bench(const std::string& path, int threads, int reps) {
@@ -200,20 +211,20 @@ int bench(const std::string& path, int threads, int reps) {
   std::array<Tensor, 4> f;
   std::printf("model %s (%s), %d thread(s), kernels %s, best of %d\n", path.c_str(), cfg.name.c_str(), threads,
               isa_name(kernel_isa()), reps);
-  std::printf("Encoder::forward          %9.1f ms\n",
-              time_ms(reps, [&] { f = m.encoder.forward(pool, image.data(), mask.data()); }));
-  std::printf("Aggregator::forward       %9.1f ms\n", time_ms(reps, [&] { m.aggregator.forward(pool, f); }));
-  std::printf("SuperResolution::source   %9.1f ms\n",
-              time_ms(reps, [&] { m.sr.source(pool, image.data(), full, half); }));
-  std::printf("SuperResolution::forward  %9.1f ms\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half); }));
+  std::printf("Encoder::forward          %s\n",
+              time_ms(reps, [&] { f = m.encoder.forward(pool, image.data(), mask.data()); }).c_str());
+  std::printf("Aggregator::forward       %s\n", time_ms(reps, [&] { m.aggregator.forward(pool, f); }).c_str());
+  std::printf("SuperResolution::source   %s\n",
+              time_ms(reps, [&] { m.sr.source(pool, image.data(), full, half); }).c_str());
+  std::printf("SuperResolution::forward  %s\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half); }).c_str());
   Tensor agg = m.aggregator.forward(pool, f);
   Tensor q = m.cross_attention.query(pool, agg);
   std::vector<float> mel(static_cast<size_t>(cfg.audio.n_mels) * cfg.audio.window_frames, -3.f);
   Tensor tokens, code;
-  std::printf("AudioNet + CrossAttention %9.2f ms\n", time_ms(reps, [&] {
+  std::printf("AudioNet + CrossAttention %s\n", time_ms(reps, [&] {
                 m.audio_net.forward(&pool, mel.data(), tokens, code);
                 m.cross_attention.forward(pool, q, tokens);
-              }));
+              }).c_str());
   return 0;
 }
 
