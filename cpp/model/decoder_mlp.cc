@@ -1,7 +1,6 @@
 #include "model/decoder_mlp.h"
 
 #include <cstring>
-#include <vector>
 
 #include "model/weights.h"
 
@@ -13,15 +12,12 @@ TriplaneDecoder::TriplaneDecoder(const Weights& w, const ModelConfig& cfg)
   b1_ = w.get("decoder.fc1.bias", {hidden_}).clone();
   const Tensor& w2 = w.get("decoder.fc2.weight", {1 + feat_, hidden_});
   const Tensor& b2 = w.get("decoder.fc2.bias", {1 + feat_});
-  std::vector<float> perm(static_cast<size_t>(1 + feat_) * hidden_);
-  b2_ = Tensor::empty({1 + feat_});
-  for (int o = 0; o < 1 + feat_; ++o) {
-    const int src = o < feat_ ? o + 1 : 0;
-    std::memcpy(perm.data() + static_cast<size_t>(o) * hidden_, w2.data + static_cast<int64_t>(src) * hidden_,
-                sizeof(float) * hidden_);
-    b2_.data[o] = b2.data[src];
-  }
-  fc2_ = pack_linear(perm.data(), 1 + feat_, hidden_);
+  fc2_sigma_ = pack_linear(w2.data, 1, hidden_);
+  fc2_feat_ = pack_linear(w2.data + hidden_, feat_, hidden_);
+  b2_sigma_ = Tensor::empty({1});
+  b2_sigma_.data[0] = b2.data[0];
+  b2_feat_ = Tensor::empty({feat_});
+  std::memcpy(b2_feat_.data, b2.data + 1, sizeof(float) * feat_);
 }
 
 void TriplaneDecoder::forward(int n, const float* f, int ldf, float* scratch, float* out, int ldo) const {
@@ -29,13 +25,16 @@ void TriplaneDecoder::forward(int n, const float* f, int ldf, float* scratch, fl
   e1.bias = b1_.data;
   e1.act = Act::Softplus;
   gemm_serial(n, f, ldf, fc1_, scratch, hidden_, e1);
-  Epilogue e2;
-  e2.bias = b2_.data;
-  gemm_serial(n, scratch, hidden_, fc2_, out, ldo, e2);
+  Epilogue ef;
+  ef.bias = b2_feat_.data;
+  ef.act = Act::Sigmoid;
+  gemm_serial(n, scratch, hidden_, fc2_feat_, out, ldo, ef);
+  Epilogue es;
+  es.bias = b2_sigma_.data;
+  gemm_serial(n, scratch, hidden_, fc2_sigma_, out + feat_, ldo, es);
   const float scale = 1.f + 2e-3f, shift = 1e-3f;
   for (int i = 0; i < n; ++i) {
     float* row = out + static_cast<int64_t>(i) * ldo;
-    apply_activation(row, feat_, Act::Sigmoid);
     for (int c = 0; c < feat_; ++c) row[c] = row[c] * scale - shift;
   }
 }

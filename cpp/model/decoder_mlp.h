@@ -31,8 +31,10 @@ class TriplaneDecoder {
 
  private:
   int in_, hidden_, feat_;
-  PackedMatrix fc1_, fc2_;  // fc2 rows permuted to [feat rows | sigma row]
-  Tensor b1_, b2_;          // b2 permuted the same way
+  // fc2 split: the F feature rows (sigmoid in the GEMM epilogue) and the
+  // sigma row (N = 1 takes the GEMM's dot-product path, no padded panel).
+  PackedMatrix fc1_, fc2_feat_, fc2_sigma_;
+  Tensor b1_, b2_feat_, b2_sigma_;
 };
 
 }  // namespace s3d
