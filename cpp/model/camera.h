@@ -9,7 +9,7 @@ using Mat4 = std::array<float, 16>;  // same alias as model/engine.h
 
 Mat4 mat4_identity();
 Mat4 mat4_mul(const Mat4& a, const Mat4& b);  // a * b
-// General inverse (LU-free cofactor expansion in double, rounded to float).
+// General inverse (Gauss-Jordan with partial pivoting in double, rounded to float).
 // Throws Error(InvalidArgument) when the matrix is singular or not finite.
 Mat4 mat4_inverse(const Mat4& m);
 // Inverse of [R t; 0 1] with R orthonormal: [R^T, -R^T t; 0 1].

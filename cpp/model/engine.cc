@@ -1,33 +1,176 @@
-// TEMPORARY placeholder so the addon links before the real engine lands.
-// The lead overwrites this whole file with the real Engine implementation.
-// Every entry point throws ErrorCode::NotImplemented.
 #include "model/engine.h"
 
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+
+#include "audio/audio_features.h"
 #include "core/error.h"
+#include "model/audio_net.h"
+#include "model/cross_attention.h"
+#include "model/encoder.h"
+#include "model/identity.h"
+#include "model/nerf_renderer.h"
+#include "model/network.h"
+#include "model/slot_attention.h"
+#include "model/stages.h"
+#include "model/super_resolution.h"
+#include "model/weights.h"
 
 namespace s3d {
 
-struct Engine::Impl {};
-
 namespace {
-[[noreturn]] void not_built() { throw Error(ErrorCode::NotImplemented, "engine not built yet"); }
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+void check_pose(const Mat4& p, const char* what) {
+  for (float v : p)
+    if (!std::isfinite(v))
+      throw Error(ErrorCode::InvalidArgument, std::string("Expected finite numbers for ") + what +
+                                                  " but received a NaN or infinite entry");
+}
+
+Mat4 mat4_from(const Tensor& t) {
+  Mat4 m;
+  std::memcpy(m.data(), t.data, sizeof(float) * 16);
+  return m;
+}
+
 }  // namespace
+
+struct Engine::Impl {
+  Weights weights;
+  std::unique_ptr<Network> net;
+  std::unique_ptr<ThreadPool> pool;
+  std::string metadata;
+  mutable FrameTimings last;
+
+  explicit Impl(Weights w) : weights(std::move(w)) {}
+
+  std::shared_ptr<IdentityState> encode(const float* rgb, const float* mask, const Mat4& pose) const {
+    auto st = std::make_shared<IdentityState>();
+    auto feats = net->encoder->forward(*pool, rgb, mask);
+    Tensor f_agg = net->aggregator->forward(*pool, feats);
+    st->query = net->cross_attention->query(*pool, f_agg);
+    net->sr->source(*pool, rgb, st->sr_full, st->sr_half);
+    st->planes = planes_from_hwc(feats, net->cfg.plane_channels);
+    st->pose_src = pose;
+    return st;
+  }
+
+  // mel: (n_mels, window) PyTorch layout. Returns rgb (H, W, 3); coarse out if asked.
+  Tensor render(const IdentityState& id, const float* mel, const Mat4& pose_tar, Tensor* coarse_out) const {
+    FrameTimings t;
+    auto t0 = Clock::now();
+    Tensor tokens, code;
+    net->audio_net->forward(pool.get(), mel, tokens, code);
+    t.audio_ms = ms_since(t0);
+    auto t1 = Clock::now();
+    Tensor cm = net->cross_attention->forward(*pool, id.query, tokens);
+    t.attention_ms = ms_since(t1);
+    auto t2 = Clock::now();
+    Tensor coarse = net->renderer->render(*pool, id.planes, cm, code.data, id.pose_src, pose_tar);
+    t.nerf_ms = ms_since(t2);
+    auto t3 = Clock::now();
+    Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half);
+    t.sr_ms = ms_since(t3);
+    t.total_ms = ms_since(t0);
+    last = t;
+    if (coarse_out) *coarse_out = coarse;
+    return rgb;
+  }
+
+  TensorMap frame_stage(const TensorMap& in) const {
+    const ModelConfig& c = net->cfg;
+    const int64_t H = c.image_size;
+    Tensor image = chw_to_hwc(stage_input(in, "image", {3, H, H}));
+    const Tensor& mask = stage_input(in, "mask", {H, H});
+    Mat4 ps = mat4_from(stage_input(in, "pose_src", {4, 4}));
+    Mat4 pt = mat4_from(stage_input(in, "pose_tar", {4, 4}));
+    const Tensor& mel = stage_input(in, "mel", {c.audio.n_mels, c.audio.window_frames});
+    auto id = encode(image.data, mask.data, ps);
+    Tensor coarse;
+    Tensor rgb = render(*id, mel.data, pt, &coarse);
+    return {{"rgb", hwc_to_chw(rgb)}, {"coarse", hwc_to_chw(coarse)}};
+  }
+};
 
 Engine::Engine() = default;
 Engine::~Engine() = default;
 
-std::unique_ptr<Engine> Engine::load(const std::string&, int) { not_built(); }
-const ModelConfig& Engine::config() const { not_built(); }
-const std::string& Engine::metadata_json() const { not_built(); }
-int Engine::threads() const { not_built(); }
-std::shared_ptr<IdentityState> Engine::encode_identity(const float*, const float*, const Mat4&) const {
-  not_built();
+std::unique_ptr<Engine> Engine::load(const std::string& path, int threads) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->impl_ = std::make_unique<Impl>(Weights::load(path));
+  e->impl_->net = std::make_unique<Network>(e->impl_->weights);
+  e->impl_->pool = std::make_unique<ThreadPool>(threads);
+  return e;
 }
-std::shared_ptr<AudioFeatures> Engine::prepare_audio(const float*, int64_t, int) const { not_built(); }
-void Engine::render_frame(const IdentityState&, const AudioFeatures&, int64_t, const Mat4&, float*) const {
-  not_built();
+
+const ModelConfig& Engine::config() const { return impl_->net->cfg; }
+const std::string& Engine::metadata_json() const { return impl_->weights.metadata_json(); }
+int Engine::threads() const { return impl_->pool->size(); }
+FrameTimings Engine::last_timings() const { return impl_->last; }
+
+std::shared_ptr<IdentityState> Engine::encode_identity(const float* rgb, const float* mask,
+                                                       const Mat4& pose_src) const {
+  check_pose(pose_src, "the source pose");
+  return impl_->encode(rgb, mask, pose_src);
 }
-TensorMap Engine::run_stage(const std::string&, const TensorMap&) const { not_built(); }
-FrameTimings Engine::last_timings() const { not_built(); }
+
+std::shared_ptr<AudioFeatures> Engine::prepare_audio(const float* samples, int64_t count,
+                                                     int sample_rate) const {
+  return compute_audio_features(impl_->pool.get(), samples, count, sample_rate, config().audio);
+}
+
+void Engine::render_frame(const IdentityState& id, const AudioFeatures& audio, int64_t frame,
+                          const Mat4& pose_tar, float* out_rgb) const {
+  check_pose(pose_tar, "the target pose");
+  if (frame < 0 || frame >= audio.frame_count)
+    throw Error(ErrorCode::InvalidArgument, "Expected an integer between 0 and " +
+                                                std::to_string(audio.frame_count - 1) +
+                                                " for frame but received " + std::to_string(frame));
+  const AudioFrontEnd& fe = config().audio;
+  std::vector<float> mel(static_cast<size_t>(fe.n_mels) * fe.window_frames);
+  deform_window(audio, frame, fe, mel.data());
+  Tensor rgb = impl_->render(id, mel.data(), pose_tar, nullptr);
+  std::memcpy(out_rgb, rgb.data, sizeof(float) * rgb.numel());
+}
+
+TensorMap Engine::run_stage(const std::string& stage, const TensorMap& inputs) const {
+  using Fn = std::function<TensorMap(const TensorMap&)>;
+  const Network& net = *impl_->net;
+  ThreadPool& pool = *impl_->pool;
+  auto wrap = [&](TensorMap (*f)(const Network&, ThreadPool&, const TensorMap&)) -> Fn {
+    return [&net, &pool, f](const TensorMap& in) { return f(net, pool, in); };
+  };
+  const std::map<std::string, Fn> stages = {
+      {"encoder", wrap(run_encoder_stage)},
+      {"aggregate", wrap(run_aggregate_stage)},
+      {"audio_net", wrap(run_audio_net_stage)},
+      {"cross_attention", wrap(run_cross_attention_stage)},
+      {"deform", wrap(run_deform_stage)},
+      {"triplane_decode", wrap(run_triplane_decode_stage)},
+      {"volume_render", wrap(run_volume_render_stage)},
+      {"importance", wrap(run_importance_stage)},
+      {"nerf", wrap(run_nerf_stage)},
+      {"sr_source", wrap(run_sr_source_stage)},
+      {"sr", wrap(run_sr_stage)},
+      {"frame", [this](const TensorMap& in) { return impl_->frame_stage(in); }},
+  };
+  auto it = stages.find(stage);
+  if (it == stages.end()) {
+    std::string names;
+    for (auto& kv : stages) names += (names.empty() ? "" : ", ") + kv.first;
+    throw Error(ErrorCode::InvalidArgument,
+                "Expected one of " + names + " for stage but received \"" + stage + "\"");
+  }
+  return it->second(inputs);
+}
 
 }  // namespace s3d

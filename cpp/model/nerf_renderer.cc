@@ -110,6 +110,7 @@ Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor
           for (int j = 0; j < 3; ++j) pts[q * 3 + j] = origin[j] + td * d[j];
         }
         deform_.fill_inputs(np, pts, 3, cm_hwc, in, mlp);
+        tick(pf.encoding);
         deform_.forward(np, in, e1_bias.data(), mlp, dx, 3);
         for (int q = 0; q < np * 3; ++q) pts2[q] = pts[q] + dx[q];
         tick(pf.deform);
@@ -170,6 +171,7 @@ Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor
   if (profile) {
     for (const NerfProfile& p : prof) {
       profile->rays += p.rays;
+      profile->encoding += p.encoding;
       profile->deform += p.deform;
       profile->sampling += p.sampling;
       profile->decoder += p.decoder;

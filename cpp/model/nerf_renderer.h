@@ -20,7 +20,12 @@ class TriplaneDecoder;
 
 // Seconds summed over workers (so on N threads they add up to ~N x wall time).
 struct NerfProfile {
-  double rays = 0, deform = 0, sampling = 0, decoder = 0, compositing = 0;
+  double rays = 0;         // ray directions, depths
+  double encoding = 0;     // positional encoding + F_cm sample (deform MLP input)
+  double deform = 0;       // deform MLP GEMMs + x_s + dx
+  double sampling = 0;     // tri-plane taps
+  double decoder = 0;      // decoder MLP
+  double compositing = 0;  // composite, importance depths, merge
 };
 
 class NerfRenderer {

@@ -223,13 +223,13 @@ static void bench(const std::string& path, int threads, int reps) {
     best = std::min(best, ms);
     total += ms;
   }
-  const double sum = prof.rays + prof.deform + prof.sampling + prof.decoder + prof.compositing;
+  const double sum = prof.rays + prof.encoding + prof.deform + prof.sampling + prof.decoder + prof.compositing;
   std::printf("render %s %dx%d rays, %d+%d samples, %d threads, isa %s: best %.1f ms, mean %.1f ms\n",
               cfg.name.c_str(), cfg.render_size, cfg.render_size, cfg.n_coarse, cfg.n_importance, threads,
               isa_name(kernel_isa()), best, total / reps);
-  std::printf("  split (profiled run, share of worker time): rays %.1f%%  deform MLP (incl. PE + F_cm) %.1f%%  "
+  std::printf("  split (profiled run, share of worker time): rays %.1f%%  PE + F_cm %.1f%%  deform MLP %.1f%%  "
               "sampling %.1f%%  decoder %.1f%%  compositing %.1f%%\n",
-              100 * prof.rays / sum, 100 * prof.deform / sum, 100 * prof.sampling / sum, 100 * prof.decoder / sum,
+              100 * prof.rays / sum, 100 * prof.encoding / sum, 100 * prof.deform / sum, 100 * prof.sampling / sum, 100 * prof.decoder / sum,
               100 * prof.compositing / sum);
 }
 
