@@ -1,26 +1,173 @@
 #!/usr/bin/env node
-// Frame-rendering benchmark: node bench/run.mjs [--model path] [--threads N] [--frames N]
-// Prints ms per frame for encodeIdentity and renderFrame on a synthetic input.
+// Frame-rendering benchmark (npm run bench): renders synthetic frames under
+// several engine configurations, each in its own child process (so
+// S3D_CPU_FEATURES, read once at addon load, takes effect), and prints a
+// markdown table of per-stage engine times (median over the timed frames, after
+// one warm-up frame), renderFrame wall time, FPS and encodeIdentity time.
+//
+//   node bench/run.mjs [--model path] [--frames N] [--scalar-frames N]
+//                      [--configs default,1thread,avx2,scalar]
+//
+// Configurations: default (best ISA, one thread per core), 1thread (best ISA,
+// 1 thread), avx2 (S3D_CPU_FEATURES=avx2), scalar (S3D_CPU_FEATURES=scalar: the
+// portable kernels, ~4 s/frame at 256², so it renders --scalar-frames frames).
+// Speed-ups are renderFrame wall time relative to the scalar configuration.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createSession, cpuFeatures } from '../lib/index.js';
+import { lastFrameTimings, lastIdentityTimings } from '../lib/internal.js';
+
+const CONFIGS = {
+  default: { label: 'default (best ISA, all cores)', env: {}, threads: 0 },
+  '1thread': { label: 'best ISA, 1 thread', env: {}, threads: 1 },
+  avx2: { label: 'S3D_CPU_FEATURES=avx2', env: { S3D_CPU_FEATURES: 'avx2' }, threads: 0 },
+  scalar: { label: 'S3D_CPU_FEATURES=scalar (baseline)', env: { S3D_CPU_FEATURES: 'scalar' }, threads: 0, slow: true },
+};
 
 const { values } = parseArgs({
-  options: { model: { type: 'string' }, threads: { type: 'string' }, frames: { type: 'string', default: '5' } },
+  options: {
+    model: { type: 'string' },
+    frames: { type: 'string', default: '10' },
+    'scalar-frames': { type: 'string', default: '2' },
+    configs: { type: 'string', default: Object.keys(CONFIGS).join(',') },
+    // Internal: run one configuration and print its JSON result.
+    child: { type: 'boolean', default: false },
+    threads: { type: 'string', default: '0' },
+    'identity-reps': { type: 'string', default: '3' },
+  },
 });
-const session = await createSession({ model: values.model, threads: values.threads ? Number(values.threads) : undefined });
-const size = session.config.image_size;
-const data = new Uint8Array(size * size * 3).map((_, i) => (i * 37) % 256);
-const samples = new Float32Array(16000 * 2).map((_, i) => 0.3 * Math.sin(i / 10));
-console.log(`cpu: ${cpuFeatures().summary}`);
-console.log(`model ${session.config.name} ${size}px, threads ${session.threads}`);
-let t = performance.now();
-const identity = await session.encodeIdentity({ data, width: size, height: size, channels: 3 }, { aligned: true });
-console.log(`encodeIdentity: ${(performance.now() - t).toFixed(1)} ms`);
-const audio = await session.prepareAudio({ samples, sampleRate: 16000 });
-const n = Math.min(Number(values.frames), audio.frameCount);
-await session.renderFrame(identity, { audio, frame: 0 }); // warm-up
-t = performance.now();
-for (let i = 0; i < n; i++) await session.renderFrame(identity, { audio, frame: i });
-const ms = (performance.now() - t) / n;
-console.log(`renderFrame: ${ms.toFixed(1)} ms/frame (${(1000 / ms).toFixed(2)} FPS) over ${n} frames`);
-await session.dispose();
+
+function positiveInt(name, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Expected a positive integer for --${name} but received ${v}`);
+  return n;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function medianOf(objs) {
+  const out = {};
+  for (const k of Object.keys(objs[0])) out[k] = median(objs.map((o) => o[k]));
+  return out;
+}
+
+/** One configuration, in this process: returns medians as plain JSON. */
+async function measure({ model, threads, frames, identityReps }) {
+  const session = await createSession({ model, threads: threads || undefined });
+  try {
+    const size = session.config.image_size;
+    const data = new Uint8Array(size * size * 3).map((_, i) => (i * 37) % 256);
+    const image = { data, width: size, height: size, channels: 3 };
+
+    // encodeIdentity: one warm-up, then the median of identityReps calls.
+    let identity = await session.encodeIdentity(image, { aligned: true });
+    const idWall = [];
+    const idStages = [];
+    for (let r = 0; r < identityReps; r++) {
+      await identity.dispose();
+      const t = performance.now();
+      identity = await session.encodeIdentity(image, { aligned: true });
+      idWall.push(performance.now() - t);
+      idStages.push(lastIdentityTimings(session));
+    }
+
+    const fps = session.config.audio.fps;
+    const rate = 16000;
+    const seconds = (frames + 2) / fps + 0.5;
+    const samples = new Float32Array(Math.ceil(seconds * rate)).map((_, i) => 0.3 * Math.sin(i / 10) * Math.sin(i / 3000));
+    const audio = await session.prepareAudio({ samples, sampleRate: rate });
+
+    await session.renderFrame(identity, { audio, frame: 0 }); // warm-up
+    const wall = [];
+    const stages = [];
+    for (let i = 1; i <= frames; i++) {
+      const t = performance.now();
+      await session.renderFrame(identity, { audio, frame: i });
+      wall.push(performance.now() - t);
+      stages.push(lastFrameTimings(session));
+    }
+    const f = cpuFeatures();
+    return {
+      model: session.config.name,
+      imageSize: size,
+      threads: session.threads,
+      kernelIsa: f.kernelIsa,
+      cap: f.cap,
+      frames,
+      frame: medianOf(stages),
+      wallMs: median(wall),
+      identity: medianOf(idStages),
+      identityWallMs: median(idWall),
+    };
+  } finally {
+    await session.dispose();
+  }
+}
+
+if (values.child) {
+  const r = await measure({
+    model: values.model,
+    threads: Number(values.threads),
+    frames: positiveInt('frames', values.frames),
+    identityReps: positiveInt('identity-reps', values['identity-reps']),
+  });
+  process.stdout.write(JSON.stringify(r) + '\n');
+  process.exit(0);
+}
+
+// ---- parent: run each configuration in a child process, then print the table.
+const frames = positiveInt('frames', values.frames);
+const scalarFrames = positiveInt('scalar-frames', values['scalar-frames']);
+const names = values.configs.split(',').map((s) => s.trim()).filter(Boolean);
+for (const n of names)
+  if (!CONFIGS[n]) throw new Error(`Expected configs from ${Object.keys(CONFIGS).join(', ')} but received "${n}"`);
+
+const f = cpuFeatures();
+const flags = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512bf16', 'avx512fp16', 'amxTile'].filter((k) => f[k]);
+console.log(`CPU: ${f.brand || 'unknown'}`);
+console.log(`features: ${flags.join(' ') || 'none'}${f.cap ? ` (capped by S3D_CPU_FEATURES=${f.cap} in this shell)` : ''}`);
+console.log(`hardware threads: ${f.hardwareThreads}; node ${process.version}`);
+
+const script = fileURLToPath(import.meta.url);
+const results = {};
+for (const name of names) {
+  const c = CONFIGS[name];
+  const n = c.slow ? Math.min(frames, scalarFrames) : frames;
+  const args = [script, '--child', '--frames', String(n), '--threads', String(c.threads),
+    '--identity-reps', c.slow ? '1' : '3'];
+  if (values.model) args.push('--model', values.model);
+  const env = { ...process.env, ...c.env };
+  if (!c.env.S3D_CPU_FEATURES) delete env.S3D_CPU_FEATURES;
+  process.stderr.write(`running ${name} (${n} frames)...\n`);
+  const t = performance.now();
+  const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) {
+    console.error(`configuration ${name} failed (exit ${r.status ?? r.signal}):\n${r.stdout}`);
+    process.exit(1);
+  }
+  results[name] = JSON.parse(r.stdout.trim().split('\n').pop());
+  process.stderr.write(`  done in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+}
+
+const first = results[names[0]];
+console.log(`\nmodel ${first.model} at ${first.imageSize}²${values.model ? ` (${values.model})` : ''}; ` +
+  `ms are medians over the timed frames after 1 warm-up frame (engine stage times from lastFrameTimings; ` +
+  `renderFrame = wall time of the Promise)\n`);
+const ms = (x) => x.toFixed(1);
+const base = results.scalar;
+console.log('| configuration | kernels | threads | frames | audio | attention | NeRF | SR | engine total | renderFrame | FPS | encodeIdentity (encoder / aggregate / SR source) | speed-up vs scalar |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+for (const name of names) {
+  const r = results[name];
+  const fr = r.frame;
+  const id = r.identity;
+  const speedup = base ? `${(base.wallMs / r.wallMs).toFixed(1)}×` : '—';
+  console.log(`| ${CONFIGS[name].label} | ${r.kernelIsa} | ${r.threads} | ${r.frames} | ${ms(fr.audioMs)} | ${ms(fr.attentionMs)} | ` +
+    `${ms(fr.nerfMs)} | ${ms(fr.srMs)} | ${ms(fr.totalMs)} | ${ms(r.wallMs)} | ${(1000 / r.wallMs).toFixed(2)} | ` +
+    `${ms(r.identityWallMs)} (${ms(id.encoderMs)} / ${ms(id.aggregateMs)} / ${ms(id.srSourceMs)}) | ${speedup} |`);
+}

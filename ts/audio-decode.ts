@@ -75,7 +75,12 @@ export function decodeWav(buf: Buffer): { samples: Float32Array; sampleRate: num
     throw new InputAudioError(`Expected a readable WAV file for audio but parsing failed: ${reason}`, { cause: err });
   }
   const fmt = wav.fmt as FmtChunk;
-  const data = (wav.data as { samples: Uint8Array }).samples;
+  const chunk = wav.data as { samples: Uint8Array; chunkSize: number };
+  // wavefile's data slice includes the RIFF pad byte of an odd-sized chunk;
+  // keep only the declared size (it can exceed the bytes present in a
+  // truncated or RF64/streamed file: then take what is there).
+  const declared = Number.isInteger(chunk.chunkSize) && chunk.chunkSize >= 0 ? chunk.chunkSize : chunk.samples.length;
+  const data = chunk.samples.subarray(0, Math.min(declared, chunk.samples.length));
   const bigEndian = wav.container === 'RIFX';
 
   let format = fmt.audioFormat;

@@ -1,12 +1,13 @@
 // Internal entry ("s3d-nerf/internal"): engine-level hooks for parity tests,
 // benchmarks and debugging. Not covered by semver.
 import { fromNative } from './errors.js';
-import { native, type NativeBinding, type NativeTensor } from './native.js';
+import { native, type NativeBinding, type NativeFrameTimings, type NativeIdentityTimings, type NativeTensor } from './native.js';
 import type { Session } from './session.js';
 
-export type { NativeBinding, NativeTensor } from './native.js';
+export type { NativeBinding, NativeFrameTimings, NativeIdentityTimings, NativeTensor } from './native.js';
 export { native, packageRoot } from './native.js';
 export { fromNative } from './errors.js';
+export { decodeWav, type DecodedAudio } from './audio-decode.js';
 
 /**
  * Runs one named network stage on explicit tensors in PyTorch layout (batch
@@ -27,4 +28,20 @@ export function runStage(session: Session, name: string, inputs: Record<string, 
 /** The addon's function table (for tests that exercise argument checks directly). */
 export function binding(): NativeBinding {
   return native();
+}
+
+/**
+ * Per-stage engine timings of the session's last renderFrame (zeros before the
+ * first). Read it after the render's Promise resolved: calls on a session run
+ * in order, so no other call can have overwritten it in between.
+ */
+export function lastFrameTimings(session: Session): NativeFrameTimings {
+  session._assertOpen();
+  return native().lastTimings(session._native()).frame;
+}
+
+/** Per-stage engine timings of the session's last encodeIdentity (zeros before the first). */
+export function lastIdentityTimings(session: Session): NativeIdentityTimings {
+  session._assertOpen();
+  return native().lastTimings(session._native()).identity;
 }

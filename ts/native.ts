@@ -47,6 +47,26 @@ export interface NativeCpuFeatures {
   cap: string;
   summary: string;
   hardwareThreads: number;
+  /** The GEMM/conv kernel path in use after any S3D_CPU_FEATURES cap: 'avx512', 'avx2' or 'scalar'. */
+  kernelIsa: 'avx512' | 'avx2' | 'scalar';
+}
+
+/** Wall-clock milliseconds of the engine stages of the last renderFrame (zeros before the first). */
+export interface NativeFrameTimings {
+  audioMs: number;
+  attentionMs: number;
+  nerfMs: number;
+  srMs: number;
+  totalMs: number;
+}
+
+/** Wall-clock milliseconds of the engine stages of the last encodeIdentity (zeros before the first). */
+export interface NativeIdentityTimings {
+  encoderMs: number;
+  /** Slot-attention aggregation + MHCA query projection. */
+  aggregateMs: number;
+  srSourceMs: number;
+  totalMs: number;
 }
 
 export interface NativeBinding {
@@ -64,6 +84,7 @@ export interface NativeBinding {
   /** The model file's whole safetensors __metadata__ object as JSON. */
   metadata(session: NativeSession): string;
   threads(session: NativeSession): number;
+  lastTimings(session: NativeSession): { frame: NativeFrameTimings; identity: NativeIdentityTimings };
   cpuFeatures(): NativeCpuFeatures;
 }
 

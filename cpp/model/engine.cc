@@ -5,8 +5,10 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 
 #include "audio/audio_features.h"
+#include "audio/audio_stages.h"
 #include "core/error.h"
 #include "model/audio_net.h"
 #include "model/cross_attention.h"
@@ -49,18 +51,33 @@ struct Engine::Impl {
   std::unique_ptr<Network> net;
   std::unique_ptr<ThreadPool> pool;
   std::string metadata;
+  // Written by the worker running a call, read by the JS thread's getter.
+  mutable std::mutex timings_mu;
   mutable FrameTimings last;
+  mutable IdentityTimings last_identity;
 
   explicit Impl(Weights w) : weights(std::move(w)) {}
 
   std::shared_ptr<IdentityState> encode(const float* rgb, const float* mask, const Mat4& pose) const {
+    IdentityTimings t;
+    auto t0 = Clock::now();
     auto st = std::make_shared<IdentityState>();
     auto feats = net->encoder->forward(*pool, rgb, mask);
+    t.encoder_ms = ms_since(t0);
+    auto t1 = Clock::now();
     Tensor f_agg = net->aggregator->forward(*pool, feats);
     st->query = net->cross_attention->query(*pool, f_agg);
+    t.aggregate_ms = ms_since(t1);
+    auto t2 = Clock::now();
     net->sr->source(*pool, rgb, st->sr_full, st->sr_half);
+    t.sr_source_ms = ms_since(t2);
     st->planes = planes_from_hwc(feats, net->cfg.plane_channels);
     st->pose_src = pose;
+    t.total_ms = ms_since(t0);
+    {
+      std::lock_guard<std::mutex> lock(timings_mu);
+      last_identity = t;
+    }
     return st;
   }
 
@@ -81,7 +98,10 @@ struct Engine::Impl {
     Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half);
     t.sr_ms = ms_since(t3);
     t.total_ms = ms_since(t0);
-    last = t;
+    {
+      std::lock_guard<std::mutex> lock(timings_mu);
+      last = t;
+    }
     if (coarse_out) *coarse_out = coarse;
     return rgb;
   }
@@ -115,7 +135,14 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int threads) {
 const ModelConfig& Engine::config() const { return impl_->net->cfg; }
 const std::string& Engine::metadata_json() const { return impl_->weights.metadata_json(); }
 int Engine::threads() const { return impl_->pool->size(); }
-FrameTimings Engine::last_timings() const { return impl_->last; }
+FrameTimings Engine::last_timings() const {
+  std::lock_guard<std::mutex> lock(impl_->timings_mu);
+  return impl_->last;
+}
+IdentityTimings Engine::last_identity_timings() const {
+  std::lock_guard<std::mutex> lock(impl_->timings_mu);
+  return impl_->last_identity;
+}
 
 std::shared_ptr<IdentityState> Engine::encode_identity(const float* rgb, const float* mask,
                                                        const Mat4& pose_src) const {
@@ -149,6 +176,10 @@ TensorMap Engine::run_stage(const std::string& stage, const TensorMap& inputs) c
   auto wrap = [&](TensorMap (*f)(const Network&, ThreadPool&, const TensorMap&)) -> Fn {
     return [&net, &pool, f](const TensorMap& in) { return f(net, pool, in); };
   };
+  // Audio front-end stages (audio/audio_stages.h) use the model's front-end config.
+  auto wrap_audio = [&](TensorMap (*f)(const AudioFrontEnd&, ThreadPool&, const TensorMap&)) -> Fn {
+    return [&net, &pool, f](const TensorMap& in) { return f(net.cfg.audio, pool, in); };
+  };
   const std::map<std::string, Fn> stages = {
       {"encoder", wrap(run_encoder_stage)},
       {"aggregate", wrap(run_aggregate_stage)},
@@ -162,6 +193,10 @@ TensorMap Engine::run_stage(const std::string& stage, const TensorMap& inputs) c
       {"sr_source", wrap(run_sr_source_stage)},
       {"sr", wrap(run_sr_stage)},
       {"frame", [this](const TensorMap& in) { return impl_->frame_stage(in); }},
+      {"resample", wrap_audio(run_resample_stage)},
+      {"log_mel", wrap_audio(run_log_mel_stage)},
+      {"deform_window", wrap_audio(run_deform_window_stage)},
+      {"audio_features", wrap_audio(run_audio_features_stage)},
   };
   auto it = stages.find(stage);
   if (it == stages.end()) {

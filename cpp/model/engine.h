@@ -23,6 +23,13 @@ struct FrameTimings {
   double audio_ms = 0, attention_ms = 0, nerf_ms = 0, sr_ms = 0, total_ms = 0;
 };
 
+// Wall-clock milliseconds of the stages of the last encode_identity: the
+// tri-plane encoder, slot aggregation + MHCA query projection, the SR source
+// branch (total also covers the tri-plane re-layout).
+struct IdentityTimings {
+  double encoder_ms = 0, aggregate_ms = 0, sr_source_ms = 0, total_ms = 0;
+};
+
 class Engine {
  public:
   // Loads and validates a safetensors model file (throws ErrorCode::ModelFormat
@@ -33,7 +40,8 @@ class Engine {
   const ModelConfig& config() const;
   const std::string& metadata_json() const;  // the whole "__metadata__" object as JSON
   int threads() const;
-  FrameTimings last_timings() const;
+  FrameTimings last_timings() const;                    // zeros before the first frame
+  IdentityTimings last_identity_timings() const;        // zeros before the first identity
 
   // rgb: image_size^2 x 3 floats in [0,1], channel-last. mask: image_size^2 floats
   // in [0,1] (inner face). pose: source cam2world.

@@ -78,11 +78,39 @@ static Napi::Value Threads(const Napi::CallbackInfo& info) {
   });
 }
 
+// lastTimings(session): { frame: { audioMs, attentionMs, nerfMs, srMs, totalMs },
+//   identity: { encoderMs, aggregateMs, srSourceMs, totalMs } } of the last
+// renderFrame / encodeIdentity (zeros before the first). Synchronous; for bench/.
+static Napi::Value LastTimings(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto engine = SessionWrap::engine_of(env, info[0]);
+    const FrameTimings f = engine->last_timings();
+    const IdentityTimings id = engine->last_identity_timings();
+    Napi::Object frame = Napi::Object::New(env);
+    frame.Set("audioMs", f.audio_ms);
+    frame.Set("attentionMs", f.attention_ms);
+    frame.Set("nerfMs", f.nerf_ms);
+    frame.Set("srMs", f.sr_ms);
+    frame.Set("totalMs", f.total_ms);
+    Napi::Object ident = Napi::Object::New(env);
+    ident.Set("encoderMs", id.encoder_ms);
+    ident.Set("aggregateMs", id.aggregate_ms);
+    ident.Set("srSourceMs", id.sr_source_ms);
+    ident.Set("totalMs", id.total_ms);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("frame", frame);
+    o.Set("identity", ident);
+    return o;
+  });
+}
+
 void register_session_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("loadModel", Napi::Function::New<LoadModel>(env, "loadModel"));
   exports.Set("config", Napi::Function::New<Config>(env, "config"));
   exports.Set("metadata", Napi::Function::New<Metadata>(env, "metadata"));
   exports.Set("threads", Napi::Function::New<Threads>(env, "threads"));
+  exports.Set("lastTimings", Napi::Function::New<LastTimings>(env, "lastTimings"));
 }
 
 }  // namespace s3d::napi

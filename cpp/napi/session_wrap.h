@@ -25,7 +25,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   std::shared_ptr<Engine> engine_;  // in-flight workers hold their own copy
 };
 
-// loadModel, config, metadata, threads.
+// loadModel, config, metadata, threads, lastTimings.
 void register_session_functions(Napi::Env env, Napi::Object exports);
 
 }  // namespace s3d::napi
