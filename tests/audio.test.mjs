@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { createSession, InputAudioError } from '../lib/index.js';
 import { decodeWav, runStage } from '../lib/internal.js';
+import { relativeError } from './helpers/metrics.mjs';
 import { readSafetensors } from './helpers/safetensors.mjs';
 import { requireFixture, root, tinyModel } from './helpers/fixtures.mjs';
 
@@ -17,16 +18,6 @@ const fixtures = readSafetensors(requireFixture(audioFixture));
 const cases = JSON.parse(fixtures.metadata.cases);
 const frontEnd = JSON.parse(fixtures.metadata.audio);
 
-function relativeError(out, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = out[i] - ref[i];
-    num += d * d;
-    den += ref[i] * ref[i];
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
 
 function tensor(name) {
   const t = fixtures.tensors.get(name);

@@ -10,21 +10,12 @@ import { after, before, describe, test } from 'node:test';
 
 import { createSession } from '../lib/index.js';
 import { runStage } from '../lib/internal.js';
+import { relativeError } from './helpers/metrics.mjs';
 import { readSafetensors, writeSafetensors } from './helpers/safetensors.mjs';
 import { requireFixture, tinyModel, tinyStages } from './helpers/fixtures.mjs';
 
 const TOLERANCE = 1e-4;
 
-function relativeError(out, ref) {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < ref.length; i++) {
-    const d = out[i] - ref[i];
-    num += d * d;
-    den += ref[i] * ref[i];
-  }
-  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
-}
 
 const fixtures = readSafetensors(requireFixture(tinyStages));
 const stages = JSON.parse(fixtures.metadata.stages);

@@ -3,31 +3,23 @@
 #include <string>
 
 #include "kernels/ops.h"
+#include "model/load_layers.h"
 #include "model/weights.h"
 
 namespace s3d {
 
-namespace {
-
-Conv2d load_conv(const Weights& w, const std::string& name, int cout, int cin, int k, int stride) {
-  const Tensor& wt = w.get(name + ".weight", {cout, cin, k, k});
-  const Tensor& b = w.get(name + ".bias", {cout});
-  return pack_conv2d(wt.data, b.data, cout, cin, k, stride);
-}
-
-}  // namespace
 
 Encoder::Encoder(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
   const auto& ch = cfg.enc_channels;
   const int p = cfg.pyramid_channels();
   for (int i = 0; i < 4; ++i) {
     const std::string n = "encoder.down." + std::to_string(i);
-    down1_[i] = load_conv(w, n + ".conv1", ch[i], i == 0 ? 5 : ch[i - 1], 3, 2);
-    down2_[i] = load_conv(w, n + ".conv2", ch[i], ch[i], 3, 1);
+    down1_[i] = load_conv2d(w, n + ".conv1", ch[i], i == 0 ? 5 : ch[i - 1], 3, 2);
+    down2_[i] = load_conv2d(w, n + ".conv2", ch[i], ch[i], 3, 1);
   }
   for (int i = 0; i < 3; ++i) {
-    up_[i] = load_conv(w, "encoder.up." + std::to_string(i) + ".conv", p, p, 3, 1);
-    lateral_[i] = load_conv(w, "encoder.lateral." + std::to_string(i), p, p + ch[i], 1, 1);
+    up_[i] = load_conv2d(w, "encoder.up." + std::to_string(i) + ".conv", p, p, 3, 1);
+    lateral_[i] = load_conv2d(w, "encoder.lateral." + std::to_string(i), p, p + ch[i], 1, 1);
   }
 }
 

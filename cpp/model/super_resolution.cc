@@ -5,17 +5,13 @@
 
 #include "core/error.h"
 #include "kernels/ops.h"
+#include "model/load_layers.h"
 #include "model/weights.h"
 
 namespace s3d {
 
 namespace {
 
-Conv2d load_conv(const Weights& w, const std::string& name, int cout, int cin, int k, int stride) {
-  const Tensor& wt = w.get(name + ".weight", {cout, cin, k, k});
-  const Tensor& b = w.get(name + ".bias", {cout});
-  return pack_conv2d(wt.data, b.data, cout, cin, k, stride);
-}
 
 void check_shape(const Tensor& t, const Shape& s, const char* what) {
   if (t.shape != s)
@@ -28,12 +24,12 @@ void check_shape(const Tensor& t, const Shape& s, const char* what) {
 SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
   const int c0 = cfg.sr_source_channels[0], c1 = cfg.sr_source_channels[1];
   const int m = cfg.sr_mid_channels, o = cfg.sr_out_channels;
-  conv_full_ = load_conv(w, "sr_source.conv_full", c0, 3, 3, 1);
-  conv_half_ = load_conv(w, "sr_source.conv_half", c1, c0, 3, 2);
-  mid1_ = load_conv(w, "sr.mid1", m, cfg.coarse_channels() + c1, 3, 1);
-  mid2_ = load_conv(w, "sr.mid2", m, m, 3, 1);
-  out1_ = load_conv(w, "sr.out1", o, m + c0, 3, 1);
-  out2_ = load_conv(w, "sr.out2", o, o, 3, 1);
+  conv_full_ = load_conv2d(w, "sr_source.conv_full", c0, 3, 3, 1);
+  conv_half_ = load_conv2d(w, "sr_source.conv_half", c1, c0, 3, 2);
+  mid1_ = load_conv2d(w, "sr.mid1", m, cfg.coarse_channels() + c1, 3, 1);
+  mid2_ = load_conv2d(w, "sr.mid2", m, m, 3, 1);
+  out1_ = load_conv2d(w, "sr.out1", o, m + c0, 3, 1);
+  out2_ = load_conv2d(w, "sr.out2", o, o, 3, 1);
   auto rgb = [&](const std::string& n, int cin) {
     Conv1x1 c;
     c.w = pack_linear(w.get(n + ".weight", {3, cin, 1, 1}).data, 3, cin);

@@ -5,7 +5,7 @@
 //   g++ -std=c++17 -O2 -pthread -Icpp tests/native/test_modules_conv.cc cpp/core/*.cc cpp/kernels/*.cc
 //       cpp/model/weights.cc cpp/model/stages_common.cc cpp/model/stages_conv.cc cpp/model/encoder.cc
 //       cpp/model/slot_attention.cc cpp/model/audio_net.cc cpp/model/cross_attention.cc
-//       cpp/model/super_resolution.cc -o /tmp/test_modules_conv && /tmp/test_modules_conv
+//       cpp/model/super_resolution.cc cpp/model/load_layers.cc -o /tmp/test_modules_conv && /tmp/test_modules_conv
 // Exit status 0 when every check passes.
 //
 // Benchmark mode (no parity checks): time Encoder::forward and SuperResolution::forward
