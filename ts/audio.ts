@@ -3,9 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { throwIfAborted } from './abort.js';
 import { decodeWav } from './audio-decode.js';
-import { asyncDispose } from './dispose.js';
-import { DisposedError, InputAudioError, InvalidArgumentError, S3DError, fromNative } from './errors.js';
+import { InputAudioError, S3DError, fromNative } from './errors.js';
 import { native, type NativeAudio } from './native.js';
+import { SessionResource } from './session-resource.js';
 import type { Session } from './session.js';
 import { describe, expectOptions, expectSignal, isPlainObject } from './validate.js';
 
@@ -17,7 +17,7 @@ export interface PrepareAudioOptions {
 }
 
 /** Prepared speech. Belongs to the session that prepared it. */
-export class AudioTrack {
+export class AudioTrack extends SessionResource<NativeAudio> {
   /** Video frames covered (frame t covers [t/fps, (t+1)/fps); a partial last frame counts). */
   readonly frameCount: number;
   /** Seconds of input audio. */
@@ -25,41 +25,14 @@ export class AudioTrack {
   /** Rate of the input samples (the engine resamples to the model's rate). */
   readonly sampleRate: number;
   readonly sampleCount: number;
-  readonly #session: Session;
-  #handle: NativeAudio | undefined;
 
   /** @internal */
   constructor(session: Session, handle: NativeAudio, sampleRate: number) {
-    this.#session = session;
-    this.#handle = handle;
+    super(session, handle, 'audio track', 'prepared');
     this.frameCount = handle.frameCount;
     this.sampleCount = handle.sampleCount;
     this.sampleRate = sampleRate;
     this.duration = handle.sampleCount / sampleRate;
-  }
-
-  get session(): Session {
-    return this.#session;
-  }
-
-  get disposed(): boolean {
-    return this.#handle === undefined;
-  }
-
-  /** @internal */
-  _handleFor(session: Session): NativeAudio {
-    if (!this.#handle) throw new DisposedError('The audio track has been disposed');
-    if (session !== this.#session) throw new InvalidArgumentError('The audio track was prepared by a different session');
-    return this.#handle;
-  }
-
-  async dispose(): Promise<void> {
-    this.#handle?.dispose();
-    this.#handle = undefined;
-  }
-
-  [asyncDispose](): Promise<void> {
-    return this.dispose();
   }
 }
 

@@ -1,12 +1,12 @@
 // Phase 1 of DESIGN §1: encode one aligned portrait into a cached identity
 // (tri-planes, slot queries, SR source features) that every frame reuses.
 import { throwIfAborted } from './abort.js';
-import { asyncDispose } from './dispose.js';
-import { DisposedError, InvalidArgumentError, NotImplementedError, fromNative } from './errors.js';
+import { NotImplementedError, fromNative } from './errors.js';
 import { decodeImage, type ImageInput } from './image.js';
 import { fillPolygon, landmarkPolygon, maskFromInput, templateMask, type Landmarks, type MaskInput } from './mask.js';
 import { native, type NativeIdentity } from './native.js';
 import { frontalPose, toPoseMatrix, type Pose } from './pose.js';
+import { SessionResource } from './session-resource.js';
 import type { Session } from './session.js';
 import { expectOptions, expectSignal, invalid } from './validate.js';
 
@@ -27,48 +27,20 @@ export interface EncodeIdentityOptions {
 }
 
 /** An encoded portrait. Belongs to the session that encoded it. */
-export class Identity {
+export class Identity extends SessionResource<NativeIdentity> {
   /** Side of the square image the identity was encoded from (config.image_size). */
   readonly size: number;
   /** The source camera (row-major cam2world); renders default to it. */
   readonly pose: Float32Array;
   /** The inner-face mask that was used, size*size in [0, 1]. */
   readonly mask: Float32Array;
-  readonly #session: Session;
-  #handle: NativeIdentity | undefined;
 
   /** @internal */
   constructor(session: Session, handle: NativeIdentity, size: number, pose: Float32Array, mask: Float32Array) {
-    this.#session = session;
-    this.#handle = handle;
+    super(session, handle, 'identity', 'encoded');
     this.size = size;
     this.pose = pose;
     this.mask = mask;
-  }
-
-  get session(): Session {
-    return this.#session;
-  }
-
-  get disposed(): boolean {
-    return this.#handle === undefined;
-  }
-
-  /** @internal The native handle; throws DisposedError or InvalidArgumentError. */
-  _handleFor(session: Session): NativeIdentity {
-    if (!this.#handle) throw new DisposedError('The identity has been disposed');
-    if (session !== this.#session) throw new InvalidArgumentError('The identity was encoded by a different session');
-    return this.#handle;
-  }
-
-  /** Frees the identity's memory (once no render in flight still uses it). */
-  async dispose(): Promise<void> {
-    this.#handle?.dispose();
-    this.#handle = undefined;
-  }
-
-  [asyncDispose](): Promise<void> {
-    return this.dispose();
   }
 }
 

@@ -1,0 +1,46 @@
+// Base of the objects a session hands out (Identity, AudioTrack): each owns one
+// native handle, belongs to exactly one session and can be disposed.
+import { asyncDispose } from './dispose.js';
+import { DisposedError, InvalidArgumentError } from './errors.js';
+import type { Session } from './session.js';
+
+export abstract class SessionResource<H extends { dispose(): void }> {
+  readonly #session: Session;
+  #handle: H | undefined;
+  readonly #noun: string;
+  readonly #madeBy: string;
+
+  /** noun: 'identity'; madeBy: 'encoded' (for "The identity was encoded by a different session"). */
+  protected constructor(session: Session, handle: H, noun: string, madeBy: string) {
+    this.#session = session;
+    this.#handle = handle;
+    this.#noun = noun;
+    this.#madeBy = madeBy;
+  }
+
+  get session(): Session {
+    return this.#session;
+  }
+
+  get disposed(): boolean {
+    return this.#handle === undefined;
+  }
+
+  /** @internal The native handle; throws DisposedError or InvalidArgumentError. */
+  _handleFor(session: Session): H {
+    if (!this.#handle) throw new DisposedError(`The ${this.#noun} has been disposed`);
+    if (session !== this.#session)
+      throw new InvalidArgumentError(`The ${this.#noun} was ${this.#madeBy} by a different session`);
+    return this.#handle;
+  }
+
+  /** Frees the native memory (once no render in flight still uses it). */
+  async dispose(): Promise<void> {
+    this.#handle?.dispose();
+    this.#handle = undefined;
+  }
+
+  [asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
