@@ -1,3 +1,4 @@
+#include "audio/audio_features.h"
 #include "napi/audio_wrap.h"
 
 #include <utility>
@@ -61,11 +62,6 @@ Napi::Value AudioWrap::SampleCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(sample_count_));
 }
 
-int64_t audio_frame_count(int64_t count, int sample_rate, int fps) {
-  if (count <= 0 || sample_rate <= 0 || fps <= 0) return 0;
-  return (count * fps + sample_rate - 1) / sample_rate;
-}
-
 // prepareAudio(session, samples: Float32Array (mono), sampleRate): Promise<AudioHandle>
 static Napi::Value PrepareAudio(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -74,14 +70,15 @@ static Napi::Value PrepareAudio(const Napi::CallbackInfo& info) {
     auto samples = std::make_shared<std::vector<float>>(float_array(info, 1, "samples"));
     const int rate = static_cast<int>(integer_arg(info, 2, "sampleRate", 1, 1 << 24));
     const int64_t count = static_cast<int64_t>(samples->size());
-    const int64_t frames = audio_frame_count(count, rate, engine->config().audio.fps);
     auto result = std::make_shared<std::shared_ptr<AudioFeatures>>();
     return PromiseWorker::Start(
         env, "s3d.prepareAudio",
         [engine, samples, rate, result] {
           *result = engine->prepare_audio(samples->data(), static_cast<int64_t>(samples->size()), rate);
         },
-        [engine, result, frames, count](Napi::Env env) -> Napi::Value {
+        [engine, result, count](Napi::Env env) -> Napi::Value {
+          // The engine's count (from the resampled length) is the one render_frame checks against.
+          const int64_t frames = (*result)->frame_count;
           return AudioWrap::Wrap(env, std::move(*result), engine, frames, count);
         });
   });

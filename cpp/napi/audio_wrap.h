@@ -36,10 +36,6 @@ class AudioWrap : public Napi::ObjectWrap<AudioWrap> {
   int64_t sample_count_ = 0;
 };
 
-// Video frames covered by `count` samples at `sample_rate`: frame t covers
-// [t/fps, (t+1)/fps), a trailing partial frame counts (DESIGN §2).
-int64_t audio_frame_count(int64_t count, int sample_rate, int fps);
-
 // prepareAudio.
 void register_audio_functions(Napi::Env env, Napi::Object exports);
 
