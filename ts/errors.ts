@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'ERR_INVALID_ARG'
   | 'ERR_INPUT_IMAGE'
   | 'ERR_INPUT_AUDIO'
+  | 'ERR_NO_FACE'
   | 'ERR_MODEL_FORMAT'
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_DISPOSED'
@@ -44,6 +45,16 @@ export class InputAudioError extends S3DError {
   }
 }
 
+/** No face was found in the image (face alignment), or the face is too small or cut off. */
+export class NoFaceError extends S3DError {
+  constructor(
+    message = 'No face was found in the image: use a photo with one clearly visible, roughly frontal face, or pass an aligned crop with { aligned: true }',
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_NO_FACE', message, options);
+  }
+}
+
 /** The model file is missing, truncated, or not an s3d-nerf safetensors file. */
 export class ModelFormatError extends S3DError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -79,9 +90,12 @@ export class NotImplementedError extends S3DError {
   }
 }
 
-/** The engine could not allocate memory. */
+const OUT_OF_MEMORY_MESSAGE =
+  'The engine ran out of memory: dispose unused sessions, identities and audio tracks, or use fewer threads or a smaller model';
+
+/** The engine could not allocate memory (C++ std::bad_alloc). */
 export class OutOfMemoryError extends S3DError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message = OUT_OF_MEMORY_MESSAGE, options?: { cause?: unknown }) {
     super('ERR_OUT_OF_MEMORY', message, options);
   }
 }
@@ -97,6 +111,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknow
   ERR_INVALID_ARG: InvalidArgumentError,
   ERR_INPUT_IMAGE: InputImageError,
   ERR_INPUT_AUDIO: InputAudioError,
+  ERR_NO_FACE: NoFaceError,
   ERR_MODEL_FORMAT: ModelFormatError,
   ERR_BACKEND_UNAVAILABLE: BackendUnavailableError,
   ERR_DISPOSED: DisposedError,
@@ -114,7 +129,9 @@ const byCode: Record<ErrorCode, new (message: string, options?: { cause?: unknow
 export function fromNative(err: unknown, prefix?: string): Error {
   if (err instanceof S3DError) return err;
   const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
+  let message = err instanceof Error ? err.message : String(err);
+  // The addon reports std::bad_alloc as a bare "out of memory": say what to do.
+  if (code === 'ERR_OUT_OF_MEMORY' && /^out of memory$/i.test(message.trim())) message = OUT_OF_MEMORY_MESSAGE;
   const text = prefix && !message.includes(prefix) ? `${prefix}: ${message}` : message;
   const Ctor = typeof code === 'string' && code in byCode ? byCode[code as ErrorCode] : InternalError;
   return new Ctor(text, { cause: err });

@@ -25,6 +25,21 @@ export interface DecodedImage {
   sourceHeight: number;
 }
 
+/**
+ * Largest input accepted, in pixels (width * height before resizing): 64 Mpx,
+ * e.g. 8192 x 8192. Checked from the image header before any pixel is decoded,
+ * so a small file declaring a huge image (a decompression bomb) is rejected
+ * without allocating its pixels.
+ */
+export const MAX_INPUT_PIXELS = 8192 * 8192;
+
+function tooLarge(w: number, h: number, label: string): InputImageError {
+  return new InputImageError(
+    `The image (${label}) is ${w}x${h} (${(w * h / 1e6).toFixed(1)} Mpx), more than the ${MAX_INPUT_PIXELS / (1 << 20)} Mpx limit: ` +
+      'crop or downscale it to the face first',
+  );
+}
+
 function isRawImage(v: unknown): v is RawImage {
   return isPlainObject(v) && 'data' in v && 'width' in v && 'height' in v;
 }
@@ -44,10 +59,15 @@ function notSquare(w: number, h: number): InputImageError {
 async function decodeEncoded(buf: Uint8Array, size: number, label: string): Promise<DecodedImage> {
   if (buf.length === 0) throw new InputImageError(`Expected a non-empty image but received an empty ${label}`);
   try {
-    const image = sharp(buf, { failOn: 'error' });
-    const meta = await image.metadata();
+    // The header is read without sharp's own pixel limit so the size check
+    // below gives our message; the decoding instance keeps limitInputPixels
+    // as a second line of defence.
+    const meta = await sharp(buf, { failOn: 'error', limitInputPixels: false }).metadata();
+    const image = sharp(buf, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS });
     let w = meta.width ?? 0;
     let h = meta.height ?? 0;
+    if (!(w > 0 && h > 0)) throw new InputImageError(`Cannot decode the image (${label}): its header declares no size`);
+    if (w * h > MAX_INPUT_PIXELS) throw tooLarge(w, h, label);
     if ((meta.orientation ?? 1) >= 5) [w, h] = [h, w]; // EXIF 5..8 swap the axes
     if (w !== h) throw notSquare(w, h);
     let pipeline = image.rotate().removeAlpha().toColourspace('srgb');
@@ -69,6 +89,7 @@ async function decodeRaw(raw: RawImage, size: number): Promise<DecodedImage> {
     throw new InputImageError(`Expected positive integer width and height for a raw image but received ${describe(width)}x${describe(height)}`);
   if (channels !== 3 && channels !== 4)
     throw new InputImageError(`Expected 3 or 4 for raw image channels but received ${describe(channels)}`);
+  if (width * height > MAX_INPUT_PIXELS) throw tooLarge(width, height, 'raw image');
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray || data instanceof Float32Array))
     throw new InputImageError(`Expected a Uint8Array, Uint8ClampedArray or Float32Array for raw image data but received ${describe(data)}`);
   const expected = width * height * channels;

@@ -1,9 +1,11 @@
 #include "audio/audio_features.h"
 #include "napi/audio_wrap.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "napi/addon_data.h"
 #include "napi/args.h"
 #include "napi/async_work.h"
@@ -68,7 +70,16 @@ static Napi::Value PrepareAudio(const Napi::CallbackInfo& info) {
   return guard(env, [&]() -> Napi::Value {
     std::shared_ptr<Engine> engine = SessionWrap::engine_of(env, info[0]);
     auto samples = std::make_shared<std::vector<float>>(float_array(info, 1, "samples"));
-    const int rate = static_cast<int>(integer_arg(info, 2, "sampleRate", 1, 1 << 24));
+    // The rate comes from a WAV header (any u32): an unusable one is bad audio
+    // (ERR_INPUT_AUDIO, as the engine reports it), not a bad argument, and is
+    // rejected before narrowing to int.
+    const int64_t rate64 = integer_arg(info, 2, "sampleRate", 1, int64_t(1) << 53);
+    if (rate64 < kMinSampleRate || rate64 > kMaxSampleRate)
+      throw make_error(env, error_code_name(ErrorCode::InputAudio),
+                       "Expected a sample rate between " + std::to_string(kMinSampleRate) + " and " +
+                           std::to_string(kMaxSampleRate) + " Hz for audio but received " +
+                           std::to_string(rate64));
+    const int rate = static_cast<int>(rate64);
     const int64_t count = static_cast<int64_t>(samples->size());
     auto result = std::make_shared<std::shared_ptr<AudioFeatures>>();
     return PromiseWorker::Start(

@@ -27,10 +27,18 @@ static Tensor tensor_from_js(Napi::Env env, const std::string& name, Napi::Value
   for (uint32_t i = 0; i < shape_a.Length(); ++i) {
     Napi::Value d = shape_a.Get(i);
     double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-    if (!(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)))
+    // (range check first: casting a double >= 2^63 to int64 is undefined)
+    if (!(x >= 0) || x >= 9223372036854775807.0 || x != static_cast<double>(static_cast<int64_t>(x)))
       throw_invalid(env, "Expected non-negative integer dimensions for " + name + ".shape");
     shape.push_back(static_cast<int64_t>(x));
   }
+  // Dimensions from JS may multiply past int64 (signed overflow in
+  // shape_numel); no input can be larger than a typed array anyway.
+  int64_t numel = 1;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(numel, d, &numel) || numel > (int64_t(1) << 40))
+      throw_invalid(env, "Expected non-negative integer dimensions for " + name +
+                             ".shape whose product fits in memory but received " + shape_str(shape));
   Napi::Float32Array data = data_v.As<Napi::Float32Array>();
   if (static_cast<int64_t>(data.ElementLength()) != shape_numel(shape))
     throw_invalid(env, "Expected " + std::to_string(shape_numel(shape)) + " floats for " + name +
