@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import {
   createSession, frontalPose, poseFromAngles,
-  AbortError, DisposedError, InputImageError, InvalidArgumentError, ModelFormatError, NotImplementedError,
+  AbortError, DisposedError, InputImageError, InvalidArgumentError, ModelFormatError, NoFaceError,
 } from '../lib/index.js';
 import { requireFixture, syntheticImage, tinyModel, tone } from './helpers/fixtures.mjs';
 
@@ -68,11 +68,11 @@ describe('session with the tiny model', () => {
     assert.equal(audio.duration, 0.5);
   });
 
-  test('encodeIdentity needs { aligned: true }', async () => {
+  test('encodeIdentity of a photo without a face: NoFaceError', async () => {
     await assert.rejects(session.encodeIdentity(syntheticImage(size)), (e) => {
-      assert.ok(e instanceof NotImplementedError);
-      assert.equal(e.code, 'ERR_NOT_IMPLEMENTED');
-      assert.match(e.message, /alignment of arbitrary photos is not available yet.*\{ aligned: true \}/);
+      assert.ok(e instanceof NoFaceError);
+      assert.equal(e.code, 'ERR_NO_FACE');
+      assert.match(e.message, /No face found/);
       return true;
     });
   });

@@ -1,7 +1,8 @@
 // Phase 1 of DESIGN §1: encode one aligned portrait into a cached identity
 // (tri-planes, slot queries, SR source features) that every frame reuses.
 import { throwIfAborted } from './abort.js';
-import { NotImplementedError, fromNative } from './errors.js';
+import { fromNative } from './errors.js';
+import { alignPhoto, type FaceAlignment } from './face/index.js';
 import { decodeImage, type ImageInput } from './image.js';
 import { fillPolygon, landmarkPolygon, maskFromInput, templateMask, type Landmarks, type MaskInput } from './mask.js';
 import { native, type NativeIdentity } from './native.js';
@@ -12,14 +13,23 @@ import { expectOptions, expectSignal, invalid } from './validate.js';
 
 export interface EncodeIdentityOptions {
   /**
-   * Must be `true`: the image is a face crop already aligned to the model's
-   * template (config.image_size square). Aligning arbitrary photos is not
-   * available yet.
+   * `true`: the image is a face crop already aligned to the model's template
+   * (config.image_size square), used as is. Default `false`: any photo; the
+   * face is detected (68 landmarks, @vladmandic/face-api), aligned to the
+   * training template (ts/face/, docs/ALIGNMENT.md), its inner-face mask and
+   * source pose are measured, and the identity keeps what pasteBack() needs.
+   * Throws NoFaceError when no face is found.
    */
   aligned?: boolean;
-  /** Source camera (cam2world) of the photo; default frontalPose(). */
+  /** Which face when the photo has several: 0 = the largest (default), then by decreasing size. Not with `aligned: true`. */
+  faceIndex?: number;
+  /** Source camera (cam2world) of the photo; default frontalPose() for aligned crops, the landmark-based estimate otherwise. */
   pose?: Pose;
-  /** 68 landmarks in the input image's pixel coordinates; used to build the inner-face mask. */
+  /**
+   * 68 landmarks in the input image's pixel coordinates (dlib convention).
+   * Aligned crops: used to build the inner-face mask. Photos: used instead of
+   * detection.
+   */
   landmarks?: Landmarks;
   /** An explicit inner-face mask (image_size square); wins over landmarks. */
   mask?: MaskInput;
@@ -34,13 +44,20 @@ export class Identity extends SessionResource<NativeIdentity> {
   readonly pose: Float32Array;
   /** The inner-face mask that was used, size*size in [0, 1]. */
   readonly mask: Float32Array;
+  /**
+   * Face preparation results when the identity was encoded from a photo
+   * (not `aligned: true`): the photo, crop similarity, landmarks, lip box,
+   * estimated pose and the feathered blend mask used by pasteBack().
+   */
+  readonly face: FaceAlignment | undefined;
 
   /** @internal */
-  constructor(session: Session, handle: NativeIdentity, size: number, pose: Float32Array, mask: Float32Array) {
+  constructor(session: Session, handle: NativeIdentity, size: number, pose: Float32Array, mask: Float32Array, face?: FaceAlignment) {
     super(session, handle, 'identity', 'encoded');
     this.size = size;
     this.pose = pose;
     this.mask = mask;
+    this.face = face;
   }
 }
 
@@ -49,22 +66,38 @@ export async function encodeIdentity(session: Session, image: ImageInput, option
   const size = session.config.image_size; // throws DisposedError when disposed
   const opts = expectOptions(options) as EncodeIdentityOptions;
   const signal = expectSignal(opts.signal);
-  if (opts.aligned !== true) {
-    if (opts.aligned !== undefined && opts.aligned !== false) throw invalid('a boolean', 'aligned', opts.aligned);
-    throw new NotImplementedError(
-      `Face alignment of arbitrary photos is not available yet: pass a face crop aligned to the ` +
-        `${size}x${size} template with { aligned: true }`,
-    );
-  }
-  const pose = toPoseMatrix(opts.pose ?? frontalPose(), 'pose');
-  throwIfAborted(signal);
-
-  const { rgb, sourceWidth, sourceHeight } = await decodeImage(image, size);
+  if (opts.aligned !== undefined && typeof opts.aligned !== 'boolean') throw invalid('a boolean', 'aligned', opts.aligned);
+  let pose: Float32Array;
+  let rgb: Float32Array;
   let mask: Float32Array;
-  if (opts.mask !== undefined) mask = maskFromInput(opts.mask, size);
-  else if (opts.landmarks !== undefined)
-    mask = fillPolygon(landmarkPolygon(opts.landmarks, size / sourceWidth, size / sourceHeight), size);
-  else mask = templateMask(size);
+  let face: FaceAlignment | undefined;
+  if (opts.aligned !== true) {
+    if (opts.faceIndex !== undefined && !(Number.isInteger(opts.faceIndex) && opts.faceIndex >= 0))
+      throw invalid('a non-negative integer', 'faceIndex', opts.faceIndex);
+    const userPose = opts.pose !== undefined ? toPoseMatrix(opts.pose, 'pose') : undefined;
+    throwIfAborted(signal);
+    face = await alignPhoto(image, {
+      size,
+      ...(opts.faceIndex !== undefined ? { faceIndex: opts.faceIndex } : {}),
+      ...(opts.landmarks !== undefined ? { landmarks: opts.landmarks } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    pose = userPose ?? toPoseMatrix(face.pose, 'pose');
+    mask = opts.mask !== undefined ? maskFromInput(opts.mask, size) : face.mask;
+    rgb = new Float32Array(face.crop.length);
+    for (let i = 0; i < rgb.length; ++i) rgb[i] = face.crop[i]! / 255;
+  } else {
+    if (opts.faceIndex !== undefined) throw invalid('no faceIndex with { aligned: true } (the crop holds one face)', 'faceIndex', opts.faceIndex);
+    pose = toPoseMatrix(opts.pose ?? frontalPose(), 'pose');
+    throwIfAborted(signal);
+    const decoded = await decodeImage(image, size);
+    rgb = decoded.rgb;
+    if (opts.mask !== undefined) mask = maskFromInput(opts.mask, size);
+    else if (opts.landmarks !== undefined)
+      mask = fillPolygon(landmarkPolygon(opts.landmarks, size / decoded.sourceWidth, size / decoded.sourceHeight), size);
+    else mask = templateMask(size);
+  }
+  throwIfAborted(signal);
 
   return session._queue.run(async () => {
     let handle: NativeIdentity;
@@ -73,6 +106,6 @@ export async function encodeIdentity(session: Session, image: ImageInput, option
     } catch (err) {
       throw fromNative(err);
     }
-    return new Identity(session, handle, size, pose, mask);
+    return new Identity(session, handle, size, pose, mask, face);
   }, signal);
 }

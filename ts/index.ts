@@ -6,20 +6,54 @@ export { createSession, availableBackends, DEFAULT_MODEL, Session } from './sess
 export type { Backend, BackendChoice, SessionOptions } from './session.js';
 export { Identity } from './identity.js';
 export type { EncodeIdentityOptions } from './identity.js';
+export { alignPhoto, detectFace, loadFaceModels } from './face/index.js';
+export type { AlignPhotoOptions, FaceAlignment, AlignedFace, DetectFaceOptions, DetectedFace, RgbImage } from './face/index.js';
+export { pasteBack } from './face/paste-back.js';
+export type { PastedFrame, FaceFrame } from './face/paste-back.js';
 export type { ImageInput, RawImage } from './image.js';
 export type { Landmarks, MaskInput } from './mask.js';
 export { TEMPLATE_ELLIPSE, templateMask } from './mask.js';
 export { AudioTrack } from './audio.js';
 export type { AudioInput, PrepareAudioOptions } from './audio.js';
 export type { Frame, PixelFormat, RenderFrameOptions, RenderFramesOptions } from './render.js';
-export { frontalPose, poseFromAngles, toPoseMatrix, CAMERA_RADIUS, LOOK_AT } from './pose.js';
-export type { Pose, PoseAngles } from './pose.js';
+export { frontalPose, poseFromAngles, offsetPose, orbitTrack, parsePoseTrack, toPoseMatrix, CAMERA_RADIUS, LOOK_AT } from './pose.js';
+export type { Pose, PoseAngles, PoseTrack, OrbitOptions, ParsePoseTrackOptions } from './pose.js';
+export { findFfmpeg, decodeWithFfmpeg } from './audio-ffmpeg.js';
+export type { FfmpegInfo, DecodeWithFfmpegOptions } from './audio-ffmpeg.js';
+export {
+  renderVideo,
+  writeMp4,
+  writeY4m,
+  writePngSequence,
+  writeVideo,
+  openMp4Writer,
+  openY4mWriter,
+  openPngSequenceWriter,
+  videoKind,
+} from './video/index.js';
+export type {
+  RenderVideoOptions,
+  VideoFrame,
+  VideoFrames,
+  VideoPoses,
+  VideoProgress,
+  Mp4Audio,
+  Mp4Options,
+  Y4mOptions,
+  PngSequenceOptions,
+  WriteVideoOptions,
+  VideoFileKind,
+  FrameSink,
+  FrameSource,
+  WriteResult,
+} from './video/index.js';
 export type { ModelConfig, AudioFrontEndConfig } from './config.js';
 export {
   S3DError,
   InvalidArgumentError,
   InputImageError,
   InputAudioError,
+  NoFaceError,
   ModelFormatError,
   BackendUnavailableError,
   DisposedError,

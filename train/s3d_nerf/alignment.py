@@ -44,51 +44,39 @@ rotation up to the perspective of the depth offsets.
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 
-IMAGE_SIZE = 256
-EYE_X, EYE_Y = 0.5, 0.40          # eye mid-point, fraction of the side
-IOD = 58.0 / 256.0                # inter-ocular distance, fraction of the side
-FOCAL = 4.2647                    # normalised focal (DESIGN §2)
-RADIUS = 2.7
+# The template and the 3-D face are read from weights/face-template.json, the one
+# source of truth shared with the Node side (ts/face/*.ts); the numbers are the
+# ones described above (frozen there, do not edit one side only).
+_TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "weights" / "face-template.json"
+_T = json.loads(_TEMPLATE_PATH.read_text())
 
-MEAN68 = np.array([
-    [-1.148, 0.129], [-1.13, 0.433], [-1.093, 0.735], [-1.037, 1.034], [-0.934, 1.315],
-    [-0.771, 1.563], [-0.554, 1.769], [-0.296, 1.926], [0.0, 1.976], [0.296, 1.926],
-    [0.554, 1.769], [0.771, 1.563], [0.934, 1.315], [1.037, 1.034], [1.093, 0.735],
-    [1.13, 0.433], [1.148, 0.129], [-0.916, -0.186], [-0.795, -0.344], [-0.603, -0.419],
-    [-0.392, -0.413], [-0.2, -0.336], [0.2, -0.336], [0.392, -0.413], [0.603, -0.419],
-    [0.795, -0.344], [0.916, -0.186], [0.0, -0.061], [0.0, 0.129], [0.0, 0.317],
-    [0.0, 0.514], [-0.221, 0.69], [-0.113, 0.723], [0.0, 0.752], [0.113, 0.723],
-    [0.221, 0.69], [-0.688, 0.015], [-0.572, -0.067], [-0.43, -0.07], [-0.303, 0.019],
-    [-0.433, 0.048], [-0.574, 0.054], [0.303, 0.019], [0.43, -0.07], [0.572, -0.067],
-    [0.688, 0.015], [0.574, 0.054], [0.433, 0.048], [-0.402, 1.177], [-0.26, 1.059],
-    [-0.107, 1.001], [0.0, 1.028], [0.107, 1.001], [0.26, 1.059], [0.402, 1.177],
-    [0.267, 1.321], [0.116, 1.388], [0.0, 1.401], [-0.116, 1.388], [-0.267, 1.321],
-    [-0.331, 1.173], [-0.107, 1.109], [0.0, 1.117], [0.107, 1.109], [0.331, 1.173],
-    [0.11, 1.227], [0.0, 1.24], [-0.11, 1.227]], dtype=np.float64)
+IMAGE_SIZE = int(_T["image_size"])
+EYE_X, EYE_Y = (float(v) for v in _T["eye_mid"])   # eye mid-point, fraction of the side
+IOD = float(_T["iod"])            # inter-ocular distance (58/256), fraction of the side
+FOCAL = float(_T["focal"])        # normalised focal (DESIGN §2)
+RADIUS = float(_T["radius"])
 
-ALIGN_IDX = np.array(list(range(36, 48)) + list(range(27, 36)))
-MASK_IDX = np.array(list(range(0, 17)) + list(range(26, 16, -1)))   # jaw 0..16, brows 26..17
-LIP_IDX = np.arange(48, 68)
+MEAN68 = np.array(_T["mean68"], dtype=np.float64)
+
+ALIGN_IDX = np.array(_T["align_idx"])      # eyes 36..47, nose 27..35
+MASK_IDX = np.array(_T["mask_idx"])        # jaw 0..16, brows 26..17
+LIP_IDX = np.array(_T["lip_idx"])          # 48..67
 
 
 def _depth68() -> np.ndarray:
-    z = np.zeros(68)
-    ax = np.abs(MEAN68[:17, 0])
-    z[:17] = -0.25 - 0.95 * (ax / 1.148) ** 2                      # jaw
-    z[[17, 26]] = -0.50; z[[18, 25]] = -0.38; z[19:25] = -0.32      # brows
-    z[27], z[28], z[29], z[30] = -0.30, -0.22, -0.12, 0.0           # nose ridge
-    z[[31, 35]] = -0.30; z[[32, 34]] = -0.20; z[33] = -0.13         # nostrils
-    z[36:48] = -0.38; z[[36, 45]] = -0.45; z[[39, 42]] = -0.36      # eyes
-    z[[48, 54]] = -0.40; z[[51, 57]] = -0.25; z[[50, 52, 56, 58]] = -0.28
-    z[[49, 53, 55, 59]] = -0.33; z[[60, 64]] = -0.40; z[[61, 62, 63, 65, 66, 67]] = -0.30
-    return z
+    """Hand-made depth per point (IOD units): jaw -0.25 - 0.95 (|x|/1.148)^2, brows
+    -0.50/-0.38/-0.32, nose ridge -0.30..0, nostrils, eyes -0.38 (corners -0.45/-0.36),
+    mouth -0.25..-0.40 (see the module docstring); stored in the template file."""
+    return np.array(_T["depth68"], dtype=np.float64)
 
 
-_Z_EYE = 0.2
+_Z_EYE = float(_T["z_eye"])
 IOD_WORLD = IOD * (RADIUS - _Z_EYE) / FOCAL
 MEAN68_3D = np.stack([
     IOD_WORLD * MEAN68[:, 0],
