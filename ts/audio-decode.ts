@@ -3,7 +3,8 @@
 // The container (RIFF/RIFX/RF64 chunks, 'fmt ') is parsed by `wavefile`; the
 // sample bytes are converted here because wavefile leaves integers
 // unnormalised and reads WAVE_FORMAT_EXTENSIBLE float data as integers.
-// mp3/m4a are not handled (later issue).
+// The conversion works chunk by chunk (convertWavFrames) so that WAV files
+// read from disk can be streamed (ts/audio-wav-stream.ts).
 import wavefile from 'wavefile';
 
 import { InputAudioError } from './errors.js';
@@ -20,7 +21,7 @@ const WAVE_FORMAT_PCM = 1;
 const WAVE_FORMAT_IEEE_FLOAT = 3;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 
-interface FmtChunk {
+export interface FmtChunk {
   audioFormat: number;
   numChannels: number;
   sampleRate: number;
@@ -81,8 +82,29 @@ export function decodeWav(buf: Buffer): { samples: Float32Array; sampleRate: num
   // truncated or RF64/streamed file: then take what is there).
   const declared = Number.isInteger(chunk.chunkSize) && chunk.chunkSize >= 0 ? chunk.chunkSize : chunk.samples.length;
   const data = chunk.samples.subarray(0, Math.min(declared, chunk.samples.length));
-  const bigEndian = wav.container === 'RIFX';
+  const format = wavSampleFormat(fmt, wav.container === 'RIFX');
+  const frames = wavFrameCount(format, data.length);
+  const samples = new Float32Array(frames);
+  convertWavFrames(format, data, samples, 0);
+  return { samples, sampleRate: format.sampleRate, channels: format.channels };
+}
 
+/** How the sample bytes of a WAV file are laid out (validated). */
+export interface WavSampleFormat {
+  kind: 'u8' | 'i16' | 'i24' | 'i32' | 'f32' | 'f64';
+  channels: number;
+  sampleRate: number;
+  bytesPerSample: number;
+  /** Bytes per frame (all channels): channels * bytesPerSample, or a larger blockAlign. */
+  frameBytes: number;
+  bigEndian: boolean;
+}
+
+/**
+ * Validates a 'fmt ' chunk (as wavefile parses it, or as the streaming reader
+ * in ts/audio-wav-stream.ts does). Throws InputAudioError for what cannot be decoded.
+ */
+export function wavSampleFormat(fmt: FmtChunk, bigEndian: boolean): WavSampleFormat {
   let format = fmt.audioFormat;
   if (format === WAVE_FORMAT_EXTENSIBLE) {
     // The sub-format GUID starts with the plain format code (…-0000-0010-8000-00AA00389B71).
@@ -97,7 +119,7 @@ export function decodeWav(buf: Buffer): { samples: Float32Array; sampleRate: num
   if (!Number.isInteger(sampleRate) || sampleRate < 1) {
     throw new InputAudioError(`Expected a positive sample rate in the WAV file but received ${sampleRate}`);
   }
-  let kind: 'u8' | 'i16' | 'i24' | 'i32' | 'f32' | 'f64';
+  let kind: WavSampleFormat['kind'];
   if (format === WAVE_FORMAT_PCM && bits === 8) kind = 'u8';
   else if (format === WAVE_FORMAT_PCM && bits === 16) kind = 'i16';
   else if (format === WAVE_FORMAT_PCM && bits === 24) kind = 'i24';
@@ -114,14 +136,47 @@ export function decodeWav(buf: Buffer): { samples: Float32Array; sampleRate: num
   const bytesPerSample = bits / 8;
   // blockAlign is normally channels * bytesPerSample; honour a larger one.
   const frameBytes = Math.max(bytesPerSample * channels, Number.isInteger(fmt.blockAlign) ? fmt.blockAlign : 0);
-  // Tolerate a truncated last frame (common in clipped files): drop it.
-  const frames = Math.floor(data.length / frameBytes);
-  if (frames === 0) {
-    throw new InputAudioError(`Expected audio samples in the WAV file but received ${bytes(data.length)} of sample data`);
-  }
+  return { kind, channels, sampleRate, bytesPerSample, frameBytes, bigEndian };
+}
 
+/**
+ * Whole frames in `dataBytes` bytes of sample data (a truncated last frame,
+ * common in clipped files, is dropped). Throws InputAudioError when there are none.
+ */
+export function wavFrameCount(format: WavSampleFormat, dataBytes: number): number {
+  const frames = Math.floor(dataBytes / format.frameBytes);
+  if (frames === 0) {
+    throw new InputAudioError(`Expected audio samples in the WAV file but received ${bytes(dataBytes)} of sample data`);
+  }
+  return frames;
+}
+
+/**
+ * Converts out.length whole frames from `data` to mono float32 (channels
+ * averaged) into `out`. `firstIndex` is the index of the first frame in the
+ * whole file, for the error about a non-finite sample; chunks converted one
+ * after another give exactly what one call on all the data gives.
+ */
+export function convertWavFrames(format: WavSampleFormat, data: Uint8Array, out: Float32Array, firstIndex: number): void {
+  const { kind, channels, bytesPerSample, frameBytes } = format;
+  const frames = out.length;
   const view = new DataView(data.buffer, data.byteOffset, frames * frameBytes);
-  const le = !bigEndian;
+  const le = !format.bigEndian;
+  const inv = 1 / channels;
+  const nonFinite = (v: number, i: number): never => {
+    throw new InputAudioError(
+      `Expected finite audio samples but received ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity'} at index ${firstIndex + i}`,
+    );
+  };
+  // 16-bit little-endian PCM (by far the most common) gets a loop of its own.
+  if (kind === 'i16' && le) {
+    for (let i = 0, o = 0; i < frames; ++i, o += frameBytes) {
+      let acc = 0;
+      for (let c = 0, p = o; c < channels; ++c, p += 2) acc += view.getInt16(p, true) / 32768;
+      out[i] = channels === 1 ? acc : acc * inv;
+    }
+    return;
+  }
   const read = ((): ((offset: number) => number) => {
     switch (kind) {
       case 'u8':
@@ -142,19 +197,12 @@ export function decodeWav(buf: Buffer): { samples: Float32Array; sampleRate: num
         return (o) => view.getFloat64(o, le);
     }
   })();
-
-  const samples = new Float32Array(frames);
-  const inv = 1 / channels;
   for (let i = 0; i < frames; ++i) {
     let acc = 0;
     for (let c = 0, o = i * frameBytes; c < channels; ++c, o += bytesPerSample) acc += read(o);
     const v = channels === 1 ? acc : acc * inv;
-    if (!Number.isFinite(v)) {
-      throw new InputAudioError(
-        `Expected finite audio samples but received ${Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity'} at index ${i}`,
-      );
-    }
-    samples[i] = v;
+    if (!Number.isFinite(v)) nonFinite(v, i);
+    out[i] = v;
   }
-  return { samples, sampleRate, channels };
 }
+

@@ -1,11 +1,14 @@
-// Driving speech: decoded (ts/audio-decode.ts), handed to the engine, which
-// resamples to the model rate and computes the log-mel track once.
-import { readFile } from 'node:fs/promises';
+// Driving speech: decoded (ts/audio-decode.ts, ts/audio-wav-stream.ts, ffmpeg
+// via ts/audio-ffmpeg.ts), handed to the engine, which resamples to the model
+// rate and computes the log-mel track. Files are streamed into the engine in
+// chunks; samples and bytes already in memory go in one call.
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from './abort.js';
 import { decodeWav } from './audio-decode.js';
-import { decodeWithFfmpeg, findFfmpeg } from './audio-ffmpeg.js';
+import { findFfmpeg, streamWithFfmpeg, type SampleSink } from './audio-ffmpeg.js';
+import { readWavLayout, streamWavFile, type WavLayout } from './audio-wav-stream.js';
 import { InputAudioError, S3DError, fromNative } from './errors.js';
-import { native, type NativeAudio } from './native.js';
+import { native, type NativeAudio, type NativeAudioStream } from './native.js';
 import { SessionResource } from './session-resource.js';
 import type { Session } from './session.js';
 import { describe, expectOptions, expectSignal, isPlainObject } from './validate.js';
@@ -86,62 +89,91 @@ function startsWith(buf: Uint8Array, n = 4): string {
   return '0x' + Array.from(head, (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
 }
 
+/** Malformed WAV files up to this size go through the in-memory decoder (its errors and ffmpeg fallback, as for a Buffer). */
+const SMALL_FILE_BYTES = 64 << 20;
+
+type Samples = { samples: Float32Array; sampleRate: number };
+
 /**
- * WAV goes through wavefile (ts/audio-decode.ts). Encoded audio (see
- * looksLikeEncodedAudio), and a WAV whose codec or container wavefile cannot
- * read, go through ffmpeg when one is available. Other bytes get the WAV
- * decoder's error. `path` is the file the bytes came from (ffmpeg then reads
- * the file itself).
+ * Builds a track in the engine chunk by chunk (audioStreamPush): memory stays
+ * bounded by the log-mel track however long the audio is. One push is in
+ * flight while the caller reads and converts the next chunk; each push goes
+ * through the session's queue like any engine call, and the signal is checked
+ * before each.
  */
-async function decode(buf: Uint8Array, label: string, path: string | undefined, signal: AbortSignal | undefined): Promise<{ samples: Float32Array; sampleRate: number }> {
-  if (buf.length === 0) throw new InputAudioError(`Expected WAV data but received an empty ${label}`);
-  const describeInput = `${label}, ${buf.length} bytes starting with ${startsWith(buf)}`;
-  if (!isWav(buf) && looksLikeEncodedAudio(buf)) return decodeWithFfmpeg(path ?? buf, { signal, label: describeInput });
-  try {
-    const { samples, sampleRate } = decodeWav(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length));
-    return { samples, sampleRate };
-  } catch (err) {
-    const wavError = err instanceof S3DError ? err : new InputAudioError(`Cannot decode the audio (${label}): ${(err as Error).message}`, { cause: err });
-    if (!isWav(buf) || !wavFallbackWorthy(err) || !findFfmpeg()) throw wavError;
-    try {
-      return await decodeWithFfmpeg(path ?? buf, { signal, label: describeInput });
-    } catch (ffErr) {
-      if (!(ffErr instanceof InputAudioError)) throw ffErr;
-      throw new InputAudioError(`${wavError.message}; ffmpeg could not decode it either: ${ffErr.message}`, { cause: ffErr });
-    }
-  }
-}
+class StreamingTrack implements SampleSink {
+  readonly #session: Session;
+  readonly #signal: AbortSignal | undefined;
+  #handle: NativeAudioStream | undefined;
+  #pending: Promise<void> | undefined;
+  sampleRate = 0;
 
-async function toSamples(input: AudioInput, signal: AbortSignal | undefined): Promise<{ samples: Float32Array; sampleRate: number }> {
-  if (typeof input === 'string') {
-    let buf: Buffer;
+  constructor(session: Session, signal: AbortSignal | undefined) {
+    this.#session = session;
+    this.#signal = signal;
+  }
+
+  start(sampleRate: number): void {
+    this.#session._assertOpen();
     try {
-      buf = await readFile(input);
+      this.#handle = native().audioStreamCreate(this.#session._native(), sampleRate);
     } catch (err) {
-      throw new InputAudioError(`Cannot read the audio file ${input}: ${(err as Error).message}`, { cause: err });
+      throw fromNative(err);
     }
-    return decode(buf, input, input, signal);
+    this.sampleRate = sampleRate;
   }
-  if (input instanceof Uint8Array) return decode(input, 'buffer', undefined, signal);
-  if (isPlainObject(input) && 'samples' in input) {
-    const { samples, sampleRate } = input as { samples: unknown; sampleRate: unknown };
-    if (!(samples instanceof Float32Array))
-      throw new InputAudioError(`Expected a Float32Array of mono samples for samples but received ${describe(samples)}`);
-    if (typeof sampleRate !== 'number' || !Number.isInteger(sampleRate) || sampleRate < 1)
-      throw new InputAudioError(`Expected a positive integer for sampleRate but received ${describe(sampleRate)}`);
-    return { samples, sampleRate };
+
+  async write(samples: Float32Array): Promise<void> {
+    if (samples.length === 0) return;
+    await this.#pending;
+    throwIfAborted(this.#signal);
+    const handle = this.#handle!;
+    const p = this.#session._queue.run(async () => {
+      try {
+        await native().audioStreamPush(handle, samples);
+      } catch (err) {
+        throw fromNative(err);
+      }
+    }, this.#signal);
+    p.catch(() => {}); // awaited by the next write or by finish()
+    this.#pending = p;
   }
-  throw new InputAudioError(
-    `Expected an audio file path, a Buffer of audio file data, or { samples, sampleRate } for audio but received ${describe(input)}`,
-  );
+
+  async finish(): Promise<AudioTrack> {
+    await this.#pending;
+    throwIfAborted(this.#signal);
+    const handle = this.#handle!;
+    return this.#session._queue.run(async () => {
+      let audio: NativeAudio;
+      try {
+        audio = await native().audioStreamFinish(handle);
+      } catch (err) {
+        throw fromNative(err);
+      }
+      return new AudioTrack(this.#session, audio, this.sampleRate);
+    }, this.#signal);
+  }
+
+  /** Drops the partial track (a push in flight still completes, its result unused). */
+  dispose(): void {
+    this.#handle?.dispose();
+    this.#handle = undefined;
+  }
 }
 
-/** @internal Implementation of Session.prepareAudio. */
-export async function prepareAudio(session: Session, input: AudioInput, options?: PrepareAudioOptions): Promise<AudioTrack> {
-  session._assertOpen();
-  const signal = expectSignal(expectOptions(options).signal);
-  throwIfAborted(signal);
-  const { samples, sampleRate } = await toSamples(input, signal);
+/** Decodes with ffmpeg straight into the engine, chunk by chunk. */
+async function ffmpegTrack(session: Session, input: string | Uint8Array, label: string, signal: AbortSignal | undefined): Promise<AudioTrack> {
+  const sink = new StreamingTrack(session, signal);
+  try {
+    await streamWithFfmpeg(input, sink, { signal, label });
+    return await sink.finish();
+  } finally {
+    sink.dispose();
+  }
+}
+
+/** Mono samples already in memory: one call to the engine. */
+async function oneShotTrack(session: Session, { samples, sampleRate }: Samples, signal: AbortSignal | undefined): Promise<AudioTrack> {
   throwIfAborted(signal);
   if (samples.length === 0) throw new InputAudioError('Expected at least one audio sample but received none');
   for (let i = 0; i < samples.length; ++i)
@@ -155,4 +187,128 @@ export async function prepareAudio(session: Session, input: AudioInput, options?
     }
     return new AudioTrack(session, handle, sampleRate);
   }, signal);
+}
+
+/**
+ * Audio file bytes in memory. WAV goes through wavefile (ts/audio-decode.ts)
+ * and the engine in one call. Encoded audio (see looksLikeEncodedAudio), and a
+ * WAV whose codec or container wavefile cannot read, go through ffmpeg when
+ * one is available (streamed into the engine). Other bytes get the WAV
+ * decoder's error. `path` is the file the bytes came from (ffmpeg then reads
+ * the file itself).
+ */
+async function trackFromBytes(session: Session, buf: Uint8Array, label: string, path: string | undefined, signal: AbortSignal | undefined): Promise<AudioTrack> {
+  if (buf.length === 0) throw new InputAudioError(`Expected WAV data but received an empty ${label}`);
+  const describeInput = `${label}, ${buf.length} bytes starting with ${startsWith(buf)}`;
+  if (!isWav(buf) && looksLikeEncodedAudio(buf)) return ffmpegTrack(session, path ?? buf, describeInput, signal);
+  let decoded: Samples;
+  try {
+    decoded = decodeWav(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.length));
+  } catch (err) {
+    const wavError = err instanceof S3DError ? err : new InputAudioError(`Cannot decode the audio (${label}): ${(err as Error).message}`, { cause: err });
+    if (!isWav(buf) || !wavFallbackWorthy(err) || !findFfmpeg()) throw wavError;
+    return ffmpegFallback(session, path ?? buf, describeInput, wavError, signal);
+  }
+  return oneShotTrack(session, decoded, signal);
+}
+
+/** ffmpeg for a WAV the WAV reader could not parse; both errors when it fails too. */
+async function ffmpegFallback(session: Session, input: string | Uint8Array, label: string, wavError: Error, signal: AbortSignal | undefined): Promise<AudioTrack> {
+  try {
+    return await ffmpegTrack(session, input, label, signal);
+  } catch (ffErr) {
+    if (!(ffErr instanceof InputAudioError)) throw ffErr;
+    throw new InputAudioError(`${wavError.message}; ffmpeg could not decode it either: ${ffErr.message}`, { cause: ffErr });
+  }
+}
+
+/**
+ * An audio file on disk, streamed: WAV is read in chunks (ts/audio-wav-stream.ts)
+ * and other formats are decoded by ffmpeg as they are read, both pushed to
+ * the engine chunk by chunk, so a recording of any length fits in memory.
+ * What the streaming reader cannot parse (and is small) takes the in-memory
+ * path, with its errors and fallbacks.
+ */
+async function trackFromFile(session: Session, path: string, signal: AbortSignal | undefined): Promise<AudioTrack> {
+  const readError = (err: unknown): InputAudioError =>
+    new InputAudioError(`Cannot read the audio file ${path}: ${(err as Error).message}`, { cause: err });
+  const inMemory = async (): Promise<AudioTrack> => {
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      throw readError(err);
+    }
+    return trackFromBytes(session, buf, path, path, signal);
+  };
+  let fh: FileHandle;
+  let size: number;
+  let head: Buffer;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw readError(err);
+  }
+  try {
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size === 0) return await inMemory(); // its error (or a FIFO read whole)
+      size = st.size;
+      head = Buffer.alloc(Math.min(size, 64));
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      head = head.subarray(0, bytesRead);
+    } catch (err) {
+      if (err instanceof S3DError) throw err;
+      throw readError(err);
+    }
+    const label = `${path}, ${size} bytes starting with ${startsWith(head)}`;
+    if (!isWav(head)) {
+      if (looksLikeEncodedAudio(head)) return await ffmpegTrack(session, path, label, signal);
+      if (size <= SMALL_FILE_BYTES) return await inMemory();
+      throw new InputAudioError(`Expected a WAV file (RIFF/WAVE) for audio but received ${size} bytes starting with ${startsWith(head)}`);
+    }
+    let layout: WavLayout;
+    try {
+      layout = await readWavLayout(fh, size);
+    } catch (err) {
+      if (size <= SMALL_FILE_BYTES) return await inMemory();
+      if (!(err instanceof InputAudioError)) throw readError(err);
+      if (!wavFallbackWorthy(err) || !findFfmpeg()) throw err;
+      return await ffmpegFallback(session, path, label, err, signal);
+    }
+    const sink = new StreamingTrack(session, signal);
+    try {
+      try {
+        await streamWavFile(fh, layout, sink, signal);
+      } catch (err) {
+        if (err instanceof S3DError) throw err;
+        throw readError(err);
+      }
+      return await sink.finish();
+    } finally {
+      sink.dispose();
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** @internal Implementation of Session.prepareAudio. */
+export async function prepareAudio(session: Session, input: AudioInput, options?: PrepareAudioOptions): Promise<AudioTrack> {
+  session._assertOpen();
+  const signal = expectSignal(expectOptions(options).signal);
+  throwIfAborted(signal);
+  if (typeof input === 'string') return trackFromFile(session, input, signal);
+  if (input instanceof Uint8Array) return trackFromBytes(session, input, 'buffer', undefined, signal);
+  if (isPlainObject(input) && 'samples' in input) {
+    const { samples, sampleRate } = input as { samples: unknown; sampleRate: unknown };
+    if (!(samples instanceof Float32Array))
+      throw new InputAudioError(`Expected a Float32Array of mono samples for samples but received ${describe(samples)}`);
+    if (typeof sampleRate !== 'number' || !Number.isInteger(sampleRate) || sampleRate < 1)
+      throw new InputAudioError(`Expected a positive integer for sampleRate but received ${describe(sampleRate)}`);
+    return oneShotTrack(session, { samples, sampleRate }, signal);
+  }
+  throw new InputAudioError(
+    `Expected an audio file path, a Buffer of audio file data, or { samples, sampleRate } for audio but received ${describe(input)}`,
+  );
 }

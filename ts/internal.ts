@@ -3,11 +3,18 @@
 import { fromNative } from './errors.js';
 import { native, type NativeBinding, type NativeFrameTimings, type NativeIdentityTimings, type NativeTensor } from './native.js';
 import type { Session } from './session.js';
+import type { AudioTrack } from './audio.js';
 
 export type { NativeBinding, NativeFrameTimings, NativeIdentityTimings, NativeTensor } from './native.js';
 export { native, packageRoot } from './native.js';
 export { fromNative } from './errors.js';
 export { decodeWav, type DecodedAudio } from './audio-decode.js';
+export { streamWithFfmpeg, type SampleSink } from './audio-ffmpeg.js';
+
+/** The log-mel track of a prepared audio track: shape [melFrames, nMels], channel-last (engine layout). */
+export function audioLogMel(track: AudioTrack): NativeTensor {
+  return native().audioLogMel(track._handleFor(track.session));
+}
 
 /**
  * Runs one named network stage on explicit tensors in PyTorch layout (batch

@@ -2,7 +2,8 @@
 // package root and types its functions (cpp/napi/*.cc). Loaded lazily, so
 // argument validation works and errors are clear even without a built addon.
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InternalError } from './errors.js';
 
@@ -23,6 +24,10 @@ export interface NativeIdentity extends NativeHandle {
 export interface NativeAudio extends NativeHandle {
   readonly frameCount: number;
   readonly sampleCount: number;
+}
+/** An audio track being built chunk by chunk (cpp/napi/audio_stream_wrap.h). */
+export interface NativeAudioStream extends NativeHandle {
+  readonly __brand?: 'audio-stream';
 }
 
 /** A tensor crossing the boundary: row-major data with its shape. */
@@ -76,6 +81,12 @@ export interface NativeBinding {
   encodeIdentity(session: NativeSession, rgb: Float32Array, mask: Float32Array, pose: Float32Array): Promise<NativeIdentity>;
   /** Mono samples at any rate. */
   prepareAudio(session: NativeSession, samples: Float32Array, sampleRate: number): Promise<NativeAudio>;
+  /** The same, streamed: mono chunks of any size at sampleRate; one push or finish at a time per stream. */
+  audioStreamCreate(session: NativeSession, sampleRate: number): NativeAudioStream;
+  audioStreamPush(stream: NativeAudioStream, samples: Float32Array): Promise<void>;
+  audioStreamFinish(stream: NativeAudioStream): Promise<NativeAudio>;
+  /** The log-mel track of a prepared audio: shape [melFrames, nMels], channel-last. */
+  audioLogMel(audio: NativeAudio): NativeTensor;
   /** Resolves to S*S*3 floats, channel-last, nominally [0,1]. */
   renderFrame(session: NativeSession, identity: NativeIdentity, audio: NativeAudio, frame: number, pose: Float32Array): Promise<Float32Array>;
   runStage(session: NativeSession, name: string, inputs: Record<string, NativeTensor>): Promise<Record<string, NativeTensor>>;
@@ -89,19 +100,87 @@ export interface NativeBinding {
 }
 
 let binding: NativeBinding | undefined;
+let bindingPath: string | undefined;
 
-/** The addon, loaded on first use. */
+interface NodeGypBuild {
+  (dir: string): unknown;
+  /** The .node file node-gyp-build would load for `dir` (throws when none matches). */
+  resolve(dir: string): string;
+}
+
+function nodeGypBuild(): NodeGypBuild {
+  return createRequire(import.meta.url)('node-gyp-build') as NodeGypBuild;
+}
+
+/**
+ * The addon, loaded on first use. node-gyp-build picks, in order: the binary
+ * named by env S3D_NERF_PREBUILD (a folder), build/Release, build/Debug (a
+ * source build: the install fallback or a development build), then the
+ * prebuilds/<platform>-<arch>/ file matching this Node (N-API) and C library.
+ * An installed package normally has no build/, so the prebuild is used.
+ */
 export function native(): NativeBinding {
   if (binding) return binding;
-  const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => unknown;
   try {
-    binding = load(packageRoot) as NativeBinding;
+    const file = nodeGypBuild().resolve(packageRoot);
+    binding = createRequire(import.meta.url)(file) as NativeBinding;
+    bindingPath = file;
   } catch (err) {
     throw new InternalError(
-      `Cannot load the s3d-nerf native addon from ${packageRoot} (run \`npm run build\`): ${(err as Error).message}`,
+      `Cannot load the s3d-nerf native addon from ${packageRoot} ` +
+        `(reinstall the package, which compiles it when no prebuilt binary matches; in a clone run \`npm run build\`): ${(err as Error).message}`,
       { cause: err },
     );
   }
   return binding;
+}
+
+/** Where the native addon comes from. */
+export interface NativeBinaryInfo {
+  /** Absolute path of the .node file (loaded, or that would be loaded). */
+  path: string;
+  /** 'prebuild': prebuilds/<platform>-<arch>/ shipped in the package; 'build': compiled from source into build/; 'override': env S3D_NERF_PREBUILD. */
+  kind: 'prebuild' | 'build' | 'override';
+  /** Whether it is loaded in this process. */
+  loaded: boolean;
+  /** Why node-gyp-build picked it, in words. */
+  reason: string;
+}
+
+/** Which .node file native() loads (or would load) and why; throws like native() when there is none. */
+export function nativeBinaryInfo(): NativeBinaryInfo {
+  const file = bindingPath ?? nodeGypBuild().resolve(packageRoot);
+  const rel = relative(packageRoot, file).split(sep).join('/');
+  const override = process.env.S3D_NERF_PREBUILD;
+  const target = `${process.platform}-${process.arch}`;
+  let kind: NativeBinaryInfo['kind'];
+  let reason: string;
+  if (override && !rel.startsWith('build/') && !rel.startsWith('prebuilds/')) {
+    kind = 'override';
+    reason = `env S3D_NERF_PREBUILD=${override} names the folder to load from`;
+  } else if (rel.startsWith('build/')) {
+    kind = 'build';
+    const prebuilt = readdirOr(join(packageRoot, 'prebuilds', target)).some((f) => f.endsWith('.node'));
+    reason =
+      `compiled from source into ${rel.split('/').slice(0, 2).join('/')}/ (node-gyp); node-gyp-build loads a local build before prebuilds/` +
+      (prebuilt ? ` (prebuilds/${target}/ is present but not used while build/ has a binary)` : ` (the package has no prebuilds/${target}/)`);
+  } else {
+    kind = 'prebuild';
+    reason = `prebuilt binary shipped in the package for ${target} (N-API, ${libcName()}); the package has no build/Release, so nothing was compiled`;
+  }
+  return { path: file, kind, loaded: bindingPath !== undefined, reason };
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function libcName(): string {
+  if (process.platform !== 'linux') return process.platform;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : 'musl';
 }

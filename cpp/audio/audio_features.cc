@@ -10,19 +10,17 @@
 
 namespace s3d {
 
-namespace {
-void check_front_end(const AudioFrontEnd& fe) {
+void check_audio_front_end(const AudioFrontEnd& fe) {
   if (fe.kind != "logmel")
     throw Error(ErrorCode::InvalidArgument,
                 "Expected audio front end kind \"logmel\" but received \"" + fe.kind + "\"");
   if (fe.sample_rate < kMinSampleRate || fe.sample_rate > kMaxSampleRate || fe.fps < 1 || fe.window_frames < 1)
     throw Error(ErrorCode::InvalidArgument, "Expected a valid audio front end (sample_rate, fps, window_frames)");
 }
-}  // namespace
 
 std::shared_ptr<AudioFeatures> compute_audio_features(ThreadPool* pool, const float* samples, int64_t count,
                                                       int sample_rate, const AudioFrontEnd& fe) {
-  check_front_end(fe);
+  check_audio_front_end(fe);
   if (count <= 0 || samples == nullptr)
     throw Error(ErrorCode::InputAudio, "Expected non-empty audio but received 0 samples");
   if (sample_rate < kMinSampleRate || sample_rate > kMaxSampleRate)

@@ -21,6 +21,9 @@ struct AudioFeatures {
 constexpr int kMinSampleRate = 8000;
 constexpr int kMaxSampleRate = 192000;
 
+// Throws Error(InvalidArgument) unless fe is a usable "logmel" front end.
+void check_audio_front_end(const AudioFrontEnd& fe);
+
 // Throws Error(InputAudio) for empty audio, non-finite samples or a sample
 // rate outside [8000, 192000]; Error(InvalidArgument) for a bad front end.
 std::shared_ptr<AudioFeatures> compute_audio_features(ThreadPool* pool, const float* samples, int64_t count,

@@ -88,11 +88,17 @@ LogMel::LogMel(const AudioFrontEnd& fe)
 }
 
 void LogMel::compute(ThreadPool* pool, const float* x, int64_t n, float* out) const {
+  compute_range(pool, x, 0, n, 0, frames(n), out);
+}
+
+void LogMel::compute_range(ThreadPool* pool, const float* x, int64_t x_origin, int64_t n, int64_t t0, int64_t t1,
+                           float* out) const {
   const int64_t pad = n_fft_ / 2;
   if (n <= pad)
     throw Error(ErrorCode::InvalidArgument, "Expected at least " + std::to_string(pad + 1) +
                                                 " samples for the log-mel but received " + std::to_string(n));
-  const int64_t T = frames(n);
+  if (t1 <= t0) return;
+  const int64_t T = t1 - t0;
   const int workers = pool ? pool->size() : 1;
   // Per-worker scratch: frame (n_fft doubles), FFT scratch, spectrum magnitude.
   const size_t frame_sz = n_fft_, fft_sz = fft_.scratch_size(), spec_sz = n_freqs_;
@@ -105,19 +111,20 @@ void LogMel::compute(ThreadPool* pool, const float* x, int64_t n, float* out) co
     double* mag = mag_buf.data() + spec_sz * w;
     cdouble* spec = fft_buf.data() + (fft_sz + spec_sz) * w;
     cdouble* scratch = spec + spec_sz;
-    for (int64_t t = b; t < e; ++t) {
+    for (int64_t tt = b; tt < e; ++tt) {
+      const int64_t t = t0 + tt;
       // Frame t covers padded[t*hop, t*hop + n_fft), padded = reflect-pad(x, n_fft/2).
       const int64_t s0 = t * hop_ - pad;
       for (int i = 0; i < n_fft_; ++i) {
         int64_t k = s0 + i;
         if (k < 0) k = -k;
         else if (k >= n) k = 2 * (n - 1) - k;
-        frame[i] = static_cast<double>(x[k]) * window_[i];
+        frame[i] = static_cast<double>(x[k - x_origin]) * window_[i];
       }
       fft_.forward(frame, spec, scratch);
       // sqrt(re^2 + im^2), not std::abs (hypot is several times slower; no overflow risk here).
       for (int f = 0; f < n_freqs_; ++f) mag[f] = std::sqrt(spec[f].real() * spec[f].real() + spec[f].imag() * spec[f].imag());
-      float* o = out + t * n_mels_;
+      float* o = out + tt * n_mels_;
       for (int m = 0; m < n_mels_; ++m) {
         const double* wt = weights_.data() + off_[m];
         const double* mg = mag + lo_[m];

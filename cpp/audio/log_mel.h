@@ -24,6 +24,17 @@ class LogMel {
   int64_t min_samples() const { return n_fft_ / 2 + 1; }
   // x: n >= min_samples() samples at fe.sample_rate. out: (frames(n), n_mels), channel-last.
   void compute(ThreadPool* pool, const float* x, int64_t n, float* out) const;
+  // Frames [t0, t1) of a signal of n samples (n >= min_samples()) into
+  // out[0, (t1 - t0) * n_mels): x points at sample x_origin, and every sample
+  // the frames read (reflection included) must lie in [x_origin, n). Frames
+  // whose span ends inside the signal (t*hop - n_fft/2 + n_fft <= n) read no
+  // sample at or after n, so a streaming caller may compute them before n is
+  // final. compute() is compute_range over all frames.
+  void compute_range(ThreadPool* pool, const float* x, int64_t x_origin, int64_t n, int64_t t0, int64_t t1,
+                     float* out) const;
+  int n_fft() const { return n_fft_; }
+  int hop() const { return hop_; }
+  int n_mels() const { return n_mels_; }
 
  private:
   int n_fft_, hop_, n_mels_, n_freqs_;

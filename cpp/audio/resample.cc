@@ -83,6 +83,7 @@ SincResampler::SincResampler(int orig_freq, int new_freq, int lpw, double rollof
     offset_[j] = taps_.size();
     const int64_t padded = (b - a + 7) / 8 * 8;
     for (int64_t k = 0; k < padded; ++k) taps_.push_back(a + k < b ? row[a + k] : 0.f);
+    reach_ = std::max<int64_t>(reach_, begin_[j] + padded);
   }
 }
 
@@ -106,23 +107,28 @@ int64_t SincResampler::output_length(int64_t n) const {
 }
 
 void SincResampler::process(ThreadPool* pool, const float* in, int64_t n, float* out) const {
-  const int64_t n_out = output_length(n);
   // torchaudio pads (width, width + orig) with zeros; add 8 more so the
   // rounded-up tap runs never read past the end.
   const int64_t left = width_;
   std::vector<float> xp(static_cast<size_t>(n + 2 * width_ + orig_ + 8), 0.f);
   std::copy(in, in + n, xp.begin() + left);
+  process_range(pool, xp.data(), 0, 0, output_length(n), out);
+}
+
+void SincResampler::process_range(ThreadPool* pool, const float* xp, int64_t xp_origin, int64_t o_begin,
+                                  int64_t o_end, float* out) const {
   auto body = [&](int64_t b, int64_t e, int) {
     int64_t i = b / new_;
     int j = static_cast<int>(b % new_);
     for (int64_t o = b; o < e; ++o) {
-      const float* x = xp.data() + i * orig_ + begin_[j];
-      out[o] = dot8(taps_.data() + offset_[j], x, (count_[j] + 7) & ~7);
+      const float* x = xp + (i * orig_ + begin_[j] - xp_origin);
+      out[o - o_begin] = dot8(taps_.data() + offset_[j], x, (count_[j] + 7) & ~7);
       if (++j == new_) { j = 0; ++i; }
     }
   };
-  if (pool) pool->parallel_for(n_out, 4096, body);
-  else body(0, n_out, 0);
+  if (o_end <= o_begin) return;
+  if (pool) pool->parallel_for(o_end - o_begin, 4096, [&](int64_t b, int64_t e, int w) { body(o_begin + b, o_begin + e, w); });
+  else body(o_begin, o_end, 0);
 }
 
 std::vector<float> resample(ThreadPool* pool, const float* in, int64_t n, int rate, int target_rate) {

@@ -21,6 +21,17 @@ class SincResampler {
   int64_t output_length(int64_t n) const;
   // out must hold output_length(n) floats. pool may be null (serial).
   void process(ThreadPool* pool, const float* in, int64_t n, float* out) const;
+  // Outputs [o_begin, o_end) into out[0, o_end - o_begin), from the padded
+  // input (padded index p = input index + width(), zeros before it): xp points
+  // at padded index xp_origin. Output o reads padded indices
+  // [o / phases() * orig() + tap_begin(o % phases()), + reach()) at most, all of
+  // which must be present. Used by process() and by the streaming builder
+  // (audio/audio_stream.h), so both compute every output the same way.
+  void process_range(ThreadPool* pool, const float* xp, int64_t xp_origin, int64_t o_begin, int64_t o_end,
+                     float* out) const;
+  // Largest (tap_begin(j) + taps read for phase j) over the phases: output
+  // block i (outputs i*phases() .. +phases()-1) reads padded indices below i*orig() + reach().
+  int64_t reach() const { return reach_; }
 
   int orig() const { return orig_; }    // after gcd reduction
   int phases() const { return new_; }  // after gcd reduction
@@ -32,6 +43,7 @@ class SincResampler {
 
  private:
   int orig_, new_, width_;
+  int64_t reach_ = 0;
   // torchaudio's kernel row j has 2*width + orig taps applied to the input
   // padded by `width` zeros; outside |t| < lowpass_filter_width the window is
   // clamped and the taps are ~1e-15 of the peak or less, so only the run

@@ -9,6 +9,7 @@
 
 #include "audio/audio_features.h"
 #include "audio/audio_stages.h"
+#include "audio/audio_stream.h"
 #include "core/error.h"
 #include "model/audio_net.h"
 #include "model/cross_attention.h"
@@ -153,6 +154,10 @@ std::shared_ptr<IdentityState> Engine::encode_identity(const float* rgb, const f
 std::shared_ptr<AudioFeatures> Engine::prepare_audio(const float* samples, int64_t count,
                                                      int sample_rate) const {
   return compute_audio_features(impl_->pool.get(), samples, count, sample_rate, config().audio);
+}
+
+std::unique_ptr<AudioStreamBuilder> Engine::begin_audio(int sample_rate) const {
+  return std::make_unique<AudioStreamBuilder>(impl_->pool.get(), sample_rate, config().audio);
 }
 
 void Engine::render_frame(const IdentityState& id, const AudioFeatures& audio, int64_t frame,

@@ -15,6 +15,7 @@ namespace s3d {
 class Weights;        // model/weights.h: named, validated, repacked tensors
 struct IdentityState; // model/identity.h: per-photo cache (planes, slots, SR source)
 struct AudioFeatures; // audio/audio_features.h: log-mel track of one recording
+class AudioStreamBuilder;  // audio/audio_stream.h: the same, fed in chunks
 
 using Mat4 = std::array<float, 16>;  // row-major 4x4 cam2world (EG3D, OpenCV axes)
 
@@ -51,6 +52,11 @@ class Engine {
   // Mono samples at any rate; resampled to the model rate, log-mel computed.
   std::shared_ptr<AudioFeatures> prepare_audio(const float* samples, int64_t count,
                                                int sample_rate) const;
+  // The same features fed in chunks (memory bounded by the log-mel track, not
+  // by the input); the builder uses this engine's thread pool, so it must not
+  // outlive the engine, and its calls are serialised with the engine's others
+  // like any engine call.
+  std::unique_ptr<AudioStreamBuilder> begin_audio(int sample_rate) const;
 
   // Writes image_size^2 x 3 floats (channel-last, nominally [0,1]) to out_rgb.
   void render_frame(const IdentityState& id, const AudioFeatures& audio, int64_t frame,

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "napi/addon_data.h"
+#include "napi/audio_stream_wrap.h"
 #include "napi/audio_wrap.h"
 #include "napi/cpu_info.h"
 #include "napi/identity_wrap.h"
@@ -19,10 +20,12 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->session_ctor = Napi::Persistent(SessionWrap::Define(env));
   data->identity_ctor = Napi::Persistent(IdentityWrap::Define(env));
   data->audio_ctor = Napi::Persistent(AudioWrap::Define(env));
+  data->audio_stream_ctor = Napi::Persistent(AudioStreamWrap::Define(env));
 
   register_session_functions(env, exports);
   register_identity_functions(env, exports);
   register_audio_functions(env, exports);
+  register_audio_stream_functions(env, exports);
   register_render_functions(env, exports);
   register_stage_functions(env, exports);
   register_cpu_functions(env, exports);

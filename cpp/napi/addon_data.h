@@ -9,6 +9,7 @@ struct AddonData {
   Napi::FunctionReference session_ctor;
   Napi::FunctionReference identity_ctor;
   Napi::FunctionReference audio_ctor;
+  Napi::FunctionReference audio_stream_ctor;
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -1,6 +1,7 @@
 #include "audio/audio_features.h"
 #include "napi/audio_wrap.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,7 +42,7 @@ AudioWrap::Ref AudioWrap::ref_of(Napi::Env env, Napi::Value handle, const Engine
     throw_invalid(env, "Expected an audio handle");
   AudioWrap* w = Unwrap(handle.As<Napi::Object>());
   if (!w->features_) throw make_error(env, kDisposed, "The audio track has been disposed");
-  if (w->owner_.get() != engine)
+  if (engine && w->owner_.get() != engine)
     throw_invalid(env, "The audio track was prepared by a different session");
   return {w->features_, w->frame_count_};
 }
@@ -95,8 +96,28 @@ static Napi::Value PrepareAudio(const Napi::CallbackInfo& info) {
   });
 }
 
+// audioLogMel(audio): { shape: [melFrames, nMels], data: Float32Array } (engine
+// layout, channel-last); for tests comparing the one-shot and streamed paths.
+static Napi::Value AudioLogMel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    AudioWrap::Ref r = AudioWrap::ref_of(env, info[0], nullptr);
+    const Tensor& t = r.features->logmel;
+    Napi::Float32Array data = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
+    std::copy(t.data, t.data + t.numel(), data.Data());
+    Napi::Array shape = Napi::Array::New(env, 2);
+    shape.Set(0u, Napi::Number::New(env, static_cast<double>(t.dim(0))));
+    shape.Set(1u, Napi::Number::New(env, static_cast<double>(t.dim(1))));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("shape", shape);
+    o.Set("data", data);
+    return o;
+  });
+}
+
 void register_audio_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("prepareAudio", Napi::Function::New<PrepareAudio>(env, "prepareAudio"));
+  exports.Set("audioLogMel", Napi::Function::New<AudioLogMel>(env, "audioLogMel"));
 }
 
 }  // namespace s3d::napi

@@ -19,7 +19,7 @@ class AudioWrap : public Napi::ObjectWrap<AudioWrap> {
     std::shared_ptr<AudioFeatures> features;
     int64_t frame_count;
   };
-  // The audio behind a handle argument; it must belong to `engine`.
+  // The audio behind a handle argument; it must belong to `engine` (unless null).
   static Ref ref_of(Napi::Env env, Napi::Value handle, const Engine* engine);
 
   explicit AudioWrap(const Napi::CallbackInfo& info);
@@ -36,7 +36,7 @@ class AudioWrap : public Napi::ObjectWrap<AudioWrap> {
   int64_t sample_count_ = 0;
 };
 
-// prepareAudio.
+// prepareAudio; audioLogMel (the log-mel track of a handle, for tests).
 void register_audio_functions(Napi::Env env, Napi::Object exports);
 
 }  // namespace s3d::napi

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "audio/audio_features.h"
+#include "audio/audio_stream.h"
 #include "audio/fft.h"
 #include "audio/log_mel.h"
 #include "audio/resample.h"
@@ -182,6 +184,79 @@ static void test_errors(ThreadPool& pool) {
   check(ok, "deform_window_start == floor((32t+21)/10) - 16");
 }
 
+// A speech-like test signal: a few drifting partials, noise, silent gaps.
+static std::vector<float> test_signal(int64_t n, int rate, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 0.02f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = static_cast<double>(i) / rate;
+    const double env = std::fmod(t, 0.7) < 0.5 ? 1.0 : 0.0;
+    const double f0 = 120 + 40 * std::sin(2 * 3.14159265 * 1.3 * t);
+    double v = 0;
+    for (int h = 1; h <= 6; ++h) v += std::sin(2 * 3.14159265 * f0 * h * t + h) / h;
+    x[i] = static_cast<float>(0.3 * env * v) + nd(rng);
+  }
+  return x;
+}
+
+// AudioStreamBuilder: random chunkings give the one-shot features bit for bit.
+static void test_stream(ThreadPool& pool) {
+  std::printf("streaming front end vs one-shot\n");
+  AudioFrontEnd fe;
+  std::mt19937 rng(11);
+  struct Case { int rate; int64_t n; };
+  const Case cases[] = {{44100, 44100 * 3 + 17}, {48000, 48000 * 2 + 5}, {22050, 30011}, {16000, 16000 + 123},
+                        {8000, 9001},           {44101, 44101},         {11025, 7},     {16000, 300},
+                        {48000, 1},             {192000, 192000 / 3 + 1}};
+  for (const Case& c : cases) {
+    const std::vector<float> x = test_signal(c.n, c.rate, static_cast<uint32_t>(c.rate + c.n));
+    auto ref = compute_audio_features(&pool, x.data(), c.n, c.rate, fe);
+    for (int trial = 0; trial < 4; ++trial) {
+      // trial 0: one chunk; 1: single samples (short inputs only); 2, 3: random sizes up to 1..20000.
+      AudioStreamBuilder b(trial == 3 ? nullptr : &pool, c.rate, fe);
+      const int64_t max_chunk = trial == 0 ? c.n : trial == 1 ? 1 : trial == 2 ? 20000 : 977;
+      if (trial == 1 && c.n > 40000) continue;
+      std::uniform_int_distribution<int64_t> ud(1, max_chunk);
+      for (int64_t p = 0; p < c.n;) {
+        const int64_t k = std::min(c.n - p, ud(rng));
+        if (k == 3) b.push(x.data() + p, 0);  // empty pushes are no-ops
+        b.push(x.data() + p, k);
+        p += k;
+      }
+      auto a = b.finish();
+      const bool same_shape = a->sample_count16k == ref->sample_count16k && a->frame_count == ref->frame_count &&
+                              a->mel_frames == ref->mel_frames && a->logmel.numel() == ref->logmel.numel();
+      const bool same = same_shape && std::memcmp(a->logmel.data, ref->logmel.data, sizeof(float) * ref->logmel.numel()) == 0;
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%6d Hz n=%-7lld chunks<=%-6lld %lld mel frames, bit-identical", c.rate,
+                    static_cast<long long>(c.n), static_cast<long long>(max_chunk), static_cast<long long>(a->mel_frames));
+      if (!same && same_shape) {
+        check_rel(buf, a->logmel.data, ref->logmel.data, ref->logmel.numel(), 1e-6);
+      } else {
+        check(same, buf);
+      }
+    }
+  }
+  expect_error("stream rate", ErrorCode::InputAudio, "received 4000", [&] { AudioStreamBuilder(&pool, 4000, fe); });
+  {
+    AudioStreamBuilder b(&pool, 44100, fe);
+    expect_error("stream empty", ErrorCode::InputAudio, "received 0 samples", [&] { b.finish(); });
+  }
+  {
+    AudioStreamBuilder b(&pool, 44100, fe);
+    std::vector<float> x(100, 0.1f);
+    b.push(x.data(), 100);
+    x[5] = std::nanf("");
+    expect_error("stream NaN", ErrorCode::InputAudio, "received NaN at index 105", [&] { b.push(x.data(), 100); });
+    x[5] = 0.f;
+    b.push(x.data(), 100);
+    auto a = b.finish();
+    check(b.samples_pushed() == 200 && a->sample_count16k == (200 * 16000 + 44099) / 44100, "stream after a rejected chunk");
+    expect_error("stream finished", ErrorCode::InvalidArgument, "already finished", [&] { b.push(x.data(), 1); });
+  }
+}
+
 static void bench(ThreadPool& pool) {
   std::printf("timing (%d threads)\n", pool.size());
   AudioFrontEnd fe;
@@ -221,6 +296,7 @@ int main(int argc, char** argv) {
     test_fft();
     test_fixture(pool, path);
     test_errors(pool);
+    test_stream(pool);
     bench(pool);
   } catch (const std::exception& e) {
     std::printf("FAIL: exception: %s\n", e.what());
