@@ -2,6 +2,16 @@
   # CPU-only addon. Every cpp/**/*.cc is compiled in (scripts/list-sources.js);
   # the CUDA backend is a separate shared library (CMakeLists.txt) that the
   # addon will dlopen, so nothing here needs nvcc.
+  #
+  # s3d_static_runtime=1 (set by scripts/prebuild.js through S3D_STATIC_RUNTIME=1)
+  # links libstdc++/libgcc statically and hides their symbols, so the prebuilt
+  # binary in prebuilds/linux-x64/ needs only glibc (libc, libm, ld-linux). A
+  # source build on the user's machine (the install fallback) links them
+  # dynamically: that machine has the toolchain's libstdc++ anyway, and some
+  # distributions do not install libstdc++.a.
+  "variables": {
+    "s3d_static_runtime%": "<!(node -p \"process.env.S3D_STATIC_RUNTIME === '1' ? 1 : 0\")"
+  },
   "targets": [
     {
       "target_name": "s3d_nerf",
@@ -16,6 +26,11 @@
       "cflags": ["-O3", "-pthread", "-fvisibility=hidden"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-pthread", "-fvisibility=hidden"],
       "ldflags": ["-pthread"],
+      "conditions": [
+        ["OS=='linux' and s3d_static_runtime==1", {
+          "ldflags": ["-static-libstdc++", "-static-libgcc", "-Wl,--exclude-libs,ALL"]
+        }]
+      ],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "GCC_ENABLE_CPP_RTTI": "YES",

@@ -1,6 +1,7 @@
 // The s3d-nerf command line (bin/s3d-nerf.js): one photo + speech -> video.
 //
 //   s3d-nerf render --image PHOTO --audio SPEECH --out OUT.mp4|OUT.y4m|DIR/ [options]
+//   s3d-nerf doctor [--backend auto|cpu|cuda] [--model PATH] [--json]   (./doctor.ts)
 //
 // Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (SIGINT/SIGTERM;
 // the partial output is removed). Errors are one line on stderr:
@@ -10,6 +11,7 @@ import { access, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findFfmpeg, ffmpegMissingReason } from '../audio-ffmpeg.js';
+import { DOCTOR_HELP, doctorReport, formatDoctor, parseDoctor } from './doctor.js';
 import { packageRoot } from '../native.js';
 import { offsetPose, orbitTrack, parsePoseTrack } from '../pose.js';
 import { createSession, type BackendChoice } from '../session.js';
@@ -40,6 +42,8 @@ One portrait photo + speech -> talking-head video (S3D-NeRF, CPU engine).
 
 commands:
   render      render a video (${NAME} render --help)
+  doctor      check the installation: native binary, CPU/CUDA backends, model,
+              1-frame timing (${NAME} doctor --help)
 
 options:
   -h, --help     show this help
@@ -320,7 +324,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(`${version()}\n`);
       return 0;
     }
-    if (command !== 'render') throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: render; see ${NAME} --help)`);
+    if (command === 'doctor') {
+      const d = parseDoctor(rest, (msg) => new UsageError(msg));
+      if (d === 'help') {
+        io.stdout.write(DOCTOR_HELP);
+        return 0;
+      }
+      const report = await doctorReport(d, { name: NAME, version: version() });
+      io.stdout.write(d.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report));
+      return report.ok ? 0 : 1;
+    }
+    if (command !== 'render') throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: render, doctor; see ${NAME} --help)`);
     const args = parseRender(rest);
     if (args === 'help') {
       io.stdout.write(RENDER_HELP);
