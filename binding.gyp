@@ -1,7 +1,9 @@
 {
   # CPU-only addon. Every cpp/**/*.cc is compiled in (scripts/list-sources.js);
-  # the CUDA backend is a separate shared library (CMakeLists.txt) that the
-  # addon will dlopen, so nothing here needs nvcc.
+  # the CUDA backend is a separate shared library (libs3d_cuda.so, cuda/plugin/,
+  # `npm run build:cuda` or CMakeLists.txt) that cpp/backend/cuda_plugin_loader.cc
+  # dlopens on demand: only its C ABI header (cuda/plugin/s3d_cuda_api.h, shipped for the source-build fallback) is
+  # used here, so nothing needs nvcc and the addon links no CUDA library.
   #
   # s3d_static_runtime=1 (set by scripts/prebuild.js through S3D_STATIC_RUNTIME=1)
   # links libstdc++/libgcc statically and hides their symbols, so the prebuilt
@@ -18,6 +20,7 @@
       "sources": ["<!@(node scripts/list-sources.js)"],
       "include_dirs": [
         "cpp",
+        "cuda/plugin",
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -27,6 +30,7 @@
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-pthread", "-fvisibility=hidden"],
       "ldflags": ["-pthread"],
       "conditions": [
+        ["OS=='linux'", { "libraries": ["-ldl"] }],
         ["OS=='linux' and s3d_static_runtime==1", {
           "ldflags": ["-static-libstdc++", "-static-libgcc", "-Wl,--exclude-libs,ALL"]
         }]

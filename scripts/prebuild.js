@@ -15,10 +15,10 @@
 // On Linux, S3D_STATIC_RUNTIME=1 makes binding.gyp link libstdc++ and libgcc
 // statically; the binary is then checked with ldd to need nothing but glibc.
 //
-// CUDA plugin (not built yet, see cuda/README.md): the s3d_cuda shared library
-// will be prebuilt next to the addon, in the same prebuilds/<platform>-<arch>/
-// folder, by a separate step here (it needs nvcc, CMakeLists.txt), never by
-// node-gyp, so this CPU prebuild never needs the CUDA toolkit.
+// CUDA plugin (cuda/README.md): libs3d_cuda.so is built next to the addon, in
+// the same prebuilds/<platform>-<arch>/ folder, by a separate step
+// (`npm run build:cuda`, scripts/build-cuda.js, nvcc), never by node-gyp, so this
+// CPU prebuild never needs the CUDA toolkit; rebuilding the addon keeps it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -51,6 +51,7 @@ function inputsHash() {
   const h = createHash('sha256');
   const inputs = [
     ...files(join(root, 'cpp')).sort(),
+    join(root, 'cuda', 'plugin', 's3d_cuda_api.h'), // the plugin's C ABI, the only CUDA file the addon includes
     join(root, 'binding.gyp'),
     join(root, 'scripts', 'list-sources.js'),
     require.resolve('node-addon-api/package.json'),
@@ -60,6 +61,14 @@ function inputsHash() {
   }
   h.update(`${process.platform} ${process.arch} napi ${process.versions.napi}`);
   return h.digest('hex');
+}
+
+function readdirOr(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 function builtNode() {
@@ -112,6 +121,7 @@ function main() {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   writeFileSync(join(stage, 'package.json'), JSON.stringify({ name: pkg.name, version: pkg.version, type: pkg.type, private: true }, null, 2));
   symlinkSync(join(root, 'cpp'), join(stage, 'cpp'), process.platform === 'win32' ? 'junction' : 'dir');
+  symlinkSync(join(root, 'cuda'), join(stage, 'cuda'), process.platform === 'win32' ? 'junction' : 'dir');
 
   // Node headers next to the node binary (<prefix>/include/node): no download.
   const prefix = dirname(dirname(process.execPath));
@@ -119,7 +129,8 @@ function main() {
   if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'common.gypi'))) env.npm_config_nodedir = prefix;
   if (!env.JOBS && !env.npm_config_jobs) env.JOBS = process.env.S3D_BUILD_JOBS || '2';
 
-  rmSync(outDir, { recursive: true, force: true });
+  // Remove the previous addon only: libs3d_cuda.so (`npm run build:cuda`) stays.
+  for (const f of readdirOr(outDir)) if (f.endsWith('.node')) rmSync(join(outDir, f), { force: true });
   const prebuildify = require.resolve('prebuildify/bin.js');
   const args = [
     prebuildify,

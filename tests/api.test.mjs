@@ -41,7 +41,8 @@ test("backend 'cuda' throws BackendUnavailableError", async () => {
     assert.ok(err instanceof BackendUnavailableError);
     assert.ok(err instanceof S3DError);
     assert.equal(err.code, 'ERR_BACKEND_UNAVAILABLE');
-    assert.match(err.message, /the CUDA backend is not available in this build: /i);
+    assert.match(err.message, /the CUDA backend is not available: \(1\) /i);
+    assert.ok(Array.isArray(err.reasons) && err.reasons.length > 0, 'reasons');
     return true;
   });
 });

@@ -56,7 +56,7 @@ test('npm pack -> npm install without a compiler -> render, --help, doctor', { s
   for (const f of [
     'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/list-sources.js', 'bin/s3d-nerf.js',
     'lib/index.js', 'lib/index.d.ts', 'lib/index.cjs', 'lib/index.d.cts', 'lib/cli/main.js', 'lib/cli/doctor.js',
-    'weights/s3d-64.safetensors', 'weights/face-template.json', 'weights/MODEL_CARD.md', 'cuda/README.md',
+    'weights/s3d-64.safetensors', 'weights/face-template.json', 'weights/MODEL_CARD.md', 'cuda/README.md', 'cuda/plugin/s3d_cuda_api.h',
     'cpp/napi/addon.cc', 'cpp/model/engine.cc',
   ]) assert.ok(files.includes(f), `${f} missing from the tarball`);
   assert.ok(files.some((f) => f.startsWith(`prebuilds/${target}/`) && f.endsWith('.node')), `no prebuilds/${target}/*.node in the tarball`);
@@ -125,7 +125,11 @@ console.log(JSON.stringify({ createSession: typeof s3d.createSession, isa: s3d.c
   assert.ok(report.native.path.startsWith(join(pkgDir, 'prebuilds', target)), report.native.path);
   assert.equal(report.backends.cpu.usable, true);
   assert.equal(report.backends.cuda.usable, false);
-  assert.match(report.backends.cuda.reasons[0], /CUDA plugin .* not part of this build/);
+  // The tarball ships prebuilds/<target>/libs3d_cuda.so only when `npm run build:cuda` ran before packing.
+  if (files.includes(`prebuilds/${target}/libs3d_cuda.so`)) {
+    assert.equal(report.backends.cuda.diagnostics.pluginLoaded, true, JSON.stringify(report.backends.cuda));
+    assert.match(report.backends.cuda.reasons.join('\n'), /CUDA engine stages are not implemented in this build/);
+  } else assert.match(report.backends.cuda.reasons[0], /CUDA plugin .* not part of this build/);
   assert.equal(report.model.trained, false);
   assert.ok(report.timings.cpu.renderFrameMs > 0);
   const cuda = run('npx', ['--no-install', 's3d-nerf', 'doctor', '--backend', 'cuda'], { cwd: app, env });

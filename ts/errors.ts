@@ -14,9 +14,18 @@ export type ErrorCode =
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_INTERNAL';
 
+/** Where a native (CUDA plugin) call failed: the CUDA/library call, plugin source file and line. */
+export interface NativeLocation {
+  call: string;
+  file: string;
+  line: number;
+}
+
 /** Base class of every error this package throws on purpose. */
 export class S3DError extends Error {
   readonly code: ErrorCode;
+  /** Set for errors of the CUDA plugin: which call failed, and where. */
+  location?: NativeLocation;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
@@ -62,10 +71,16 @@ export class ModelFormatError extends S3DError {
   }
 }
 
-/** The requested backend (e.g. 'cuda') is not available in this build or on this machine. */
+/**
+ * The requested backend (e.g. 'cuda') is not available in this build or on this
+ * machine. `reasons` lists every reason found (for CUDA: plugin, driver, device,
+ * cuBLAS/cuDNN, engine stages), in the order they were checked.
+ */
 export class BackendUnavailableError extends S3DError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reasons: string[];
+  constructor(message: string, options?: { cause?: unknown; reasons?: string[] }) {
     super('ERR_BACKEND_UNAVAILABLE', message, options);
+    this.reasons = options?.reasons ? [...options.reasons] : [];
   }
 }
 
@@ -93,10 +108,18 @@ export class NotImplementedError extends S3DError {
 const OUT_OF_MEMORY_MESSAGE =
   'The engine ran out of memory: dispose unused sessions, identities and audio tracks, or use fewer threads or a smaller model';
 
-/** The engine could not allocate memory (C++ std::bad_alloc). */
+/**
+ * The engine could not allocate memory (C++ std::bad_alloc, or a CUDA device
+ * allocation: then `requestedBytes` and `freeBytes` say how much was asked for
+ * and how much device memory was free).
+ */
 export class OutOfMemoryError extends S3DError {
-  constructor(message = OUT_OF_MEMORY_MESSAGE, options?: { cause?: unknown }) {
+  requestedBytes?: number;
+  freeBytes?: number;
+  constructor(message = OUT_OF_MEMORY_MESSAGE, options?: { cause?: unknown; requestedBytes?: number; freeBytes?: number }) {
     super('ERR_OUT_OF_MEMORY', message, options);
+    if (options?.requestedBytes !== undefined) this.requestedBytes = options.requestedBytes;
+    if (options?.freeBytes !== undefined) this.freeBytes = options.freeBytes;
   }
 }
 
@@ -134,5 +157,14 @@ export function fromNative(err: unknown, prefix?: string): Error {
   if (code === 'ERR_OUT_OF_MEMORY' && /^out of memory$/i.test(message.trim())) message = OUT_OF_MEMORY_MESSAGE;
   const text = prefix && !message.includes(prefix) ? `${prefix}: ${message}` : message;
   const Ctor = typeof code === 'string' && code in byCode ? byCode[code as ErrorCode] : InternalError;
-  return new Ctor(text, { cause: err });
+  const out = new Ctor(text, { cause: err });
+  // CUDA plugin errors (cpp/napi/errors.cc) carry where they failed, and OOM the sizes.
+  const e = err as { call?: unknown; file?: unknown; line?: unknown; requestedBytes?: unknown; freeBytes?: unknown } | null;
+  if (e && typeof e.call === 'string' && typeof e.file === 'string' && typeof e.line === 'number')
+    out.location = { call: e.call, file: e.file, line: e.line };
+  if (out instanceof OutOfMemoryError && e) {
+    if (typeof e.requestedBytes === 'number') out.requestedBytes = e.requestedBytes;
+    if (typeof e.freeBytes === 'number') out.freeBytes = e.freeBytes;
+  }
+  return out;
 }

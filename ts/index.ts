@@ -4,6 +4,9 @@ import { native, type NativeCpuFeatures } from './native.js';
 
 export { createSession, availableBackends, DEFAULT_MODEL, Session } from './session.js';
 export type { Backend, BackendChoice, SessionOptions } from './session.js';
+export { cudaDiagnostics } from './cuda.js';
+export type { CudaDiagnostics } from './cuda.js';
+export type { NativeCudaProbe, NativeCudaLibrary } from './native.js';
 export { Identity } from './identity.js';
 export type { EncodeIdentityOptions } from './identity.js';
 export { alignPhoto, detectFace, loadFaceModels } from './face/index.js';
@@ -62,7 +65,7 @@ export {
   OutOfMemoryError,
   InternalError,
 } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export type { ErrorCode, NativeLocation } from './errors.js';
 
 export type CpuFeatures = NativeCpuFeatures;
 

@@ -74,6 +74,39 @@ export interface NativeIdentityTimings {
   totalMs: number;
 }
 
+/** A run-time loaded CUDA library (cuBLAS, cuDNN) as the plugin found it. */
+export interface NativeCudaLibrary {
+  found: boolean;
+  /** The file that was loaded (null when not found). */
+  path: string | null;
+  /** "12.4.5" / "9.1.0" (null when unknown). */
+  version: string | null;
+}
+
+/** The CUDA plugin's probe (cpp/napi/cuda_info.cc): what was found, and every reason CUDA is unusable. */
+export interface NativeCudaProbe {
+  /** Where libs3d_cuda.so was looked for (next to the addon, or env S3D_CUDA_PLUGIN). */
+  pluginPath: string | null;
+  pluginLoaded: boolean;
+  /** The plugin's build description: version, CUDA version, architectures. */
+  buildInfo: string | null;
+  apiVersion: number;
+  /** CUDA runtime version inside the plugin (e.g. 13000), null without a plugin. */
+  runtimeVersion: number | null;
+  /** Highest CUDA version the driver supports (e.g. 12080), null without a driver. */
+  driverVersion: number | null;
+  /** null when it could not be counted (no plugin, or cudaGetDeviceCount failed). */
+  deviceCount: number | null;
+  /** Device 0, when it exists and ran the plugin's self-test kernel. */
+  device: { ordinal: number; name: string; computeCapability: string; multiprocessors: number; totalBytes: number; freeBytes: number; pciBusId: string } | null;
+  cublas: NativeCudaLibrary;
+  cudnn: NativeCudaLibrary;
+  stagesImplemented: number;
+  stagesTotal: number;
+  usable: boolean;
+  reasons: string[];
+}
+
 export interface NativeBinding {
   /** threads 0 = one per core. */
   loadModel(path: string, threads: number): Promise<NativeSession>;
@@ -97,6 +130,10 @@ export interface NativeBinding {
   threads(session: NativeSession): number;
   lastTimings(session: NativeSession): { frame: NativeFrameTimings; identity: NativeIdentityTimings };
   cpuFeatures(): NativeCpuFeatures;
+  /** Loads (once) and probes the CUDA plugin; never rejects for a missing plugin/driver/device. */
+  cudaProbe(): Promise<NativeCudaProbe>;
+  /** Creates and destroys a CUDA plugin context on device 0; rejects with the plugin's error (code, call, file, line). */
+  cudaContextCheck(): Promise<{ freeBytes: number; totalBytes: number }>;
 }
 
 let binding: NativeBinding | undefined;

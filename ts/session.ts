@@ -5,6 +5,7 @@ import { abortError, throwIfAborted } from './abort.js';
 import { prepareAudio, type AudioInput, type AudioTrack, type PrepareAudioOptions } from './audio.js';
 import { parseModelConfig, type ModelConfig } from './config.js';
 import { asyncDispose } from './dispose.js';
+import { cudaDiagnostics } from './cuda.js';
 import { BackendUnavailableError, DisposedError, ModelFormatError, fromNative } from './errors.js';
 import { encodeIdentity, type EncodeIdentityOptions, type Identity } from './identity.js';
 import type { ImageInput } from './image.js';
@@ -19,7 +20,12 @@ export type BackendChoice = 'auto' | Backend;
 export interface SessionOptions {
   /** Path of a .safetensors model; default the bundled weights/s3d-64.safetensors. */
   model?: string;
-  /** 'auto' (default) picks the fastest available backend; today that is 'cpu'. */
+  /**
+   * 'auto' (default) tries CUDA when its plugin loads and otherwise uses 'cpu',
+   * emitting one process warning (code 'S3D_CUDA_FALLBACK') with the reasons;
+   * no engine stage runs on CUDA in this version, so today 'auto' is always 'cpu'.
+   * 'cuda' throws BackendUnavailableError (with `.reasons`) when CUDA is unusable.
+   */
   backend?: BackendChoice;
   /** CPU worker threads; default one per core. */
   threads?: number;
@@ -29,9 +35,57 @@ export interface SessionOptions {
 /** The bundled default model (relative to the package root). */
 export const DEFAULT_MODEL = 'weights/s3d-64.safetensors';
 
-/** Backends this build can run. */
+/** Backends this build can run (the CUDA engine is not wired into the addon yet: see cudaDiagnostics()). */
 export function availableBackends(): Backend[] {
   return ['cpu'];
+}
+
+/**
+ * Whether this version of the addon routes engine calls to the CUDA plugin.
+ * False until the CUDA engine stages exist: even a plugin that reports itself
+ * usable must not make a session claim 'cuda' while the CPU engine does the work.
+ */
+const CUDA_ENGINE_WIRED = false;
+
+/** @internal Hooks for the CLI: it reports the CUDA fallback itself (under --verbose) instead of a process warning. */
+export interface CreateSessionHooks {
+  onCudaFallback?: (reasons: string[]) => void;
+}
+
+let fallbackWarned = false;
+
+function numbered(reasons: string[]): string {
+  return reasons.map((r, i) => `(${i + 1}) ${r}`).join('; ');
+}
+
+/** Resolves 'auto' | 'cuda' | 'cpu' to the backend the session runs on, or throws BackendUnavailableError for 'cuda'. */
+async function resolveBackend(choice: BackendChoice, hooks: CreateSessionHooks): Promise<Backend> {
+  if (choice === 'cpu') return 'cpu';
+  const diag = await cudaDiagnostics();
+  const reasons = [...diag.reasons];
+  if (diag.device) {
+    // The plugin found a working device: check a context (stream, cuBLAS/cuDNN
+    // handles) can be made, so plugin errors surface here with call/file/line.
+    try {
+      await native().cudaContextCheck();
+    } catch (err) {
+      reasons.push(`creating a CUDA context failed: ${fromNative(err).message}`);
+    }
+  }
+  if (diag.usable && reasons.length === 0 && !CUDA_ENGINE_WIRED)
+    reasons.push('this version of the addon does not route engine calls to the CUDA plugin yet');
+  if (reasons.length === 0) return 'cuda';
+  if (choice === 'cuda')
+    throw new BackendUnavailableError(`The CUDA backend is not available: ${numbered(reasons)}; use backend: 'cpu' or 'auto'`, { reasons });
+  if (hooks.onCudaFallback) hooks.onCudaFallback(reasons);
+  else if (!fallbackWarned) {
+    fallbackWarned = true;
+    process.emitWarning(`s3d-nerf: the CUDA backend is not usable, using the CPU: ${numbered(reasons)}`, {
+      code: 'S3D_CUDA_FALLBACK',
+      detail: "Pass backend: 'cpu' to skip the CUDA probe (and this warning); `npx s3d-nerf doctor` shows the details.",
+    });
+  }
+  return 'cpu';
 }
 
 export class Session {
@@ -146,19 +200,21 @@ export class Session {
 }
 
 /** Loads a model and returns a Session. */
-export async function createSession(options?: SessionOptions): Promise<Session> {
+export function createSession(options?: SessionOptions): Promise<Session> {
+  return createSessionWith(options, {});
+}
+
+/** @internal createSession with hooks (the CLI). */
+export async function createSessionWith(options: SessionOptions | undefined, hooks: CreateSessionHooks): Promise<Session> {
   const opts = expectOptions(options) as SessionOptions;
   const choice = opts.backend === undefined ? 'auto' : expectOneOf(opts.backend, 'backend', ['auto', 'cpu', 'cuda'] as const);
   const threads = opts.threads === undefined ? 0 : expectPositiveInteger(opts.threads, 'threads');
   const signal = expectSignal(opts.signal);
   const model = opts.model === undefined ? join(packageRoot, DEFAULT_MODEL) : expectString(opts.model, 'model');
   const modelPath = isAbsolute(model) ? model : resolve(model);
-  if (choice === 'cuda')
-    throw new BackendUnavailableError(
-      'The CUDA backend is not available in this build: this version of s3d-nerf ships the CPU engine only; ' +
-        "use backend: 'cpu' or 'auto'",
-    );
-  const backend: Backend = 'cpu';
+  throwIfAborted(signal);
+  const backend = await resolveBackend(choice, hooks);
+  if (backend !== 'cpu') throw new BackendUnavailableError(`The ${backend} engine is not wired into this version`, { reasons: [] });
   throwIfAborted(signal);
 
   try {

@@ -10,6 +10,7 @@ const char* error_code_name(ErrorCode c) {
     case ErrorCode::InputImage: return "ERR_INPUT_IMAGE";
     case ErrorCode::OutOfMemory: return "ERR_OUT_OF_MEMORY";
     case ErrorCode::NotImplemented: return "ERR_NOT_IMPLEMENTED";
+    case ErrorCode::BackendUnavailable: return "ERR_BACKEND_UNAVAILABLE";
     case ErrorCode::Internal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

@@ -13,6 +13,7 @@ enum class ErrorCode {
   InputImage,         // ERR_INPUT_IMAGE
   OutOfMemory,        // ERR_OUT_OF_MEMORY
   NotImplemented,     // ERR_NOT_IMPLEMENTED
+  BackendUnavailable, // ERR_BACKEND_UNAVAILABLE
   Internal,           // ERR_INTERNAL
 };
 

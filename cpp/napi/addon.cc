@@ -7,6 +7,7 @@
 #include "napi/audio_stream_wrap.h"
 #include "napi/audio_wrap.h"
 #include "napi/cpu_info.h"
+#include "napi/cuda_info.h"
 #include "napi/identity_wrap.h"
 #include "napi/render.h"
 #include "napi/session_wrap.h"
@@ -29,6 +30,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   register_render_functions(env, exports);
   register_stage_functions(env, exports);
   register_cpu_functions(env, exports);
+  register_cuda_functions(env, exports);
   return exports;
 }
 

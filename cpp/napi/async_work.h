@@ -42,8 +42,7 @@ class PromiseWorker : public Napi::AsyncWorker {
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     } catch (...) {
-      CaughtError c = describe(std::current_exception());
-      deferred_.Reject(make_error(env, c.code, c.message).Value());
+      deferred_.Reject(make_error(env, describe(std::current_exception())).Value());
     }
     release();
   }
@@ -51,7 +50,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error&) override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    deferred_.Reject(make_error(env, error_.code, error_.message).Value());
+    deferred_.Reject(make_error(env, error_).Value());
     release();
   }
 

@@ -13,6 +13,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseModelConfig, type ModelConfig } from '../config.js';
 import { native, nativeBinaryInfo, packageRoot, type NativeBinaryInfo, type NativeCpuFeatures } from '../native.js';
+import { cudaDiagnostics, cudaVersionText, type CudaDiagnostics } from '../cuda.js';
 import { createSession, DEFAULT_MODEL, type BackendChoice } from '../session.js';
 
 const NAME = 's3d-nerf';
@@ -53,6 +54,8 @@ export interface CudaStatus extends BackendStatus {
   libcuda: string | null;
   /** From /proc/driver/nvidia/version. */
   driverVersion: string | null;
+  /** The plugin's own probe (cudaDiagnostics()): versions, device, cuBLAS/cuDNN, stages. */
+  diagnostics: CudaDiagnostics;
 }
 
 export interface ModelSummary {
@@ -149,19 +152,15 @@ function libraryDirs(): string[] {
 }
 
 /**
- * CUDA status. The CUDA backend is a separate plugin library (s3d_cuda, built
- * from cuda/ with nvcc, dlopen'ed by the addon; cuda/README.md) that does not
- * exist yet, so today the first reason is always that it is not part of this
- * build. The driver probes (device nodes, libcuda) are real.
+ * CUDA status: the s3d_cuda plugin's own probe (cudaDiagnostics(): plugin path,
+ * driver/runtime versions, device, cuBLAS/cuDNN, engine stages, every reason)
+ * plus independent driver probes (device nodes, libcuda, /proc driver version)
+ * that work even when the plugin is missing.
  */
-export function cudaStatus(version: string): CudaStatus {
-  const reasons: string[] = [];
-  // CUDA plugin: not built yet. When the CUDA backend issue lands, look it up
-  // here (prebuilds/<platform>-<arch>/ or build/Release/, next to the addon),
-  // dlopen it through the addon and report its own probe (driver/runtime
-  // versions, device name, compute capability, free memory) instead of this line.
-  const plugin: string | null = null;
-  reasons.push(`the CUDA plugin (s3d_cuda) is not part of this build: s3d-nerf ${version} ships the CPU engine only`);
+export async function cudaStatus(_version: string): Promise<CudaStatus> {
+  const diagnostics = await cudaDiagnostics();
+  const reasons: string[] = [...diagnostics.reasons];
+  const plugin: string | null = diagnostics.pluginLoaded ? diagnostics.pluginPath : null;
 
   let devices: string[] = [];
   if (process.platform === 'linux') {
@@ -193,7 +192,9 @@ export function cudaStatus(version: string): CudaStatus {
   } catch {
     driverVersion = null;
   }
-  return { usable: false, reasons, plugin, devices, libcuda, driverVersion };
+  // With a working plugin these are implied by its probe; without one they say what the machine lacks.
+  if (diagnostics.device) reasons.splice(0, reasons.length, ...diagnostics.reasons);
+  return { usable: diagnostics.usable && reasons.length === 0, reasons, plugin, devices, libcuda, driverVersion, diagnostics };
 }
 
 /** Reads a .safetensors header only: metadata (config, provenance) and the parameter count. */
@@ -325,7 +326,7 @@ export async function doctorReport(args: DoctorArgs, pkg: { name: string; versio
     },
     native: { loaded: false, error: 'not loaded' },
     cpu: null,
-    backends: { cpu: { usable: false, reasons: [] }, cuda: cudaStatus(pkg.version) },
+    backends: { cpu: { usable: false, reasons: [] }, cuda: await cudaStatus(pkg.version) },
     model: await modelSummary(args.model === undefined ? join(packageRoot, DEFAULT_MODEL) : isAbsolute(args.model) ? args.model : resolve(args.model)),
     timings: {},
     requested: args.backend,
@@ -389,6 +390,16 @@ export function formatDoctor(r: DoctorReport): string {
   for (const why of r.backends.cuda.reasons) more(`- ${why}`);
   const c = r.backends.cuda;
   more(`driver: ${c.devices.length ? c.devices.join(' ') : 'no /dev/nvidia*'}; libcuda: ${c.libcuda ?? 'not found'}${c.driverVersion ? `; ${c.driverVersion}` : ''}`);
+  const d = c.diagnostics;
+  more(`plugin: ${d.pluginLoaded ? `${d.pluginPath} (${d.buildInfo ?? '?'})` : `not loaded${d.pluginPath ? ` (looked for ${d.pluginPath})` : ''}`}`);
+  if (d.pluginLoaded) {
+    more(`CUDA runtime ${cudaVersionText(d.runtimeVersion) ?? '?'}, driver supports CUDA ${cudaVersionText(d.driverVersion) ?? 'none'}; devices: ${d.deviceCount ?? '?'}`);
+    if (d.device)
+      more(`device 0: ${d.device.name}, compute ${d.device.computeCapability}, ${d.device.multiprocessors} SMs, ${(d.device.freeBytes / 1048576).toFixed(0)} of ${(d.device.totalBytes / 1048576).toFixed(0)} MiB free`);
+    const lib = (l: CudaDiagnostics['cublas']): string => (l.found ? `${l.version ?? '?'} (${l.path})` : 'not found');
+    more(`cuBLAS ${lib(d.cublas)}; cuDNN ${lib(d.cudnn)}`);
+    more(`engine stages on CUDA: ${d.stagesImplemented} of ${d.stagesTotal}`);
+  }
   const m = r.model;
   row('model', `${m.path} (${(m.bytes / 1048576).toFixed(1)} MiB)`);
   if (m.error) more(`ERROR: ${m.error}`);

@@ -14,7 +14,7 @@ import { findFfmpeg, ffmpegMissingReason } from '../audio-ffmpeg.js';
 import { DOCTOR_HELP, doctorReport, formatDoctor, parseDoctor } from './doctor.js';
 import { packageRoot } from '../native.js';
 import { offsetPose, orbitTrack, parsePoseTrack } from '../pose.js';
-import { createSession, type BackendChoice } from '../session.js';
+import { createSessionWith, type BackendChoice } from '../session.js';
 import { renderVideo, type VideoPoses, type VideoProgress } from '../video/render-video.js';
 import { videoKind, writeVideo } from '../video/index.js';
 
@@ -246,7 +246,10 @@ async function render(args: RenderArgs, io: CliIo): Promise<void> {
     info(`ffmpeg: ${ff.path} (${ff.source})`);
   }
 
-  const session = await createSession({ model: args.model, backend: args.backend, threads: args.threads, signal });
+  const session = await createSessionWith(
+    { model: args.model, backend: args.backend, threads: args.threads, signal },
+    { onCudaFallback: (reasons) => info(`CUDA not used (${reasons.join('; ')}); using the CPU`) },
+  );
   try {
     info(`model ${session.modelPath} (${session.config.image_size}px), backend ${session.backend}, ${session.threads} threads`);
     const identity = await session.encodeIdentity(args.image, args.aligned ? { aligned: true, signal } : { signal });
