@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include "core/error.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -13,6 +15,12 @@ std::string shape_str(const Shape& s) {
   for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
   o << "]";
   return o.str();
+}
+
+void check_shape(const Tensor& t, const Shape& s, const char* what) {
+  if (t.shape != s)
+    throw Error(ErrorCode::Internal,
+                std::string("Expected shape ") + shape_str(s) + " for " + what + " but received " + shape_str(t.shape));
 }
 
 Tensor Tensor::empty(Shape shape) {

@@ -21,6 +21,11 @@ inline int64_t shape_numel(const Shape& s) {
 
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
 
+// Throws Error(Internal) "Expected shape [..] for <what> but received [..]":
+// for engine-internal tensors whose shape a caller got wrong (a bug, not bad input).
+struct Tensor;
+void check_shape(const Tensor& t, const Shape& s, const char* what);
+
 struct Tensor {
   Shape shape;
   std::shared_ptr<float> storage;  // owns (or keeps alive) the memory

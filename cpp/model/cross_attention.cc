@@ -10,16 +10,6 @@
 
 namespace s3d {
 
-namespace {
-
-void check_shape(const Tensor& t, const Shape& s, const char* what) {
-  if (t.shape != s)
-    throw Error(ErrorCode::Internal,
-                std::string("Expected shape ") + shape_str(s) + " for " + what + " but received " + shape_str(t.shape));
-}
-
-}  // namespace
-
 CrossAttention::CrossAttention(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
   const int d = cfg.slot_dim, ca = cfg.audio_channels;
   auto lin = [&](const std::string& n, int out, int in, PackedMatrix& m, std::vector<float>& b) {

@@ -10,17 +10,6 @@
 
 namespace s3d {
 
-namespace {
-
-
-void check_shape(const Tensor& t, const Shape& s, const char* what) {
-  if (t.shape != s)
-    throw Error(ErrorCode::Internal,
-                std::string("Expected shape ") + shape_str(s) + " for " + what + " but received " + shape_str(t.shape));
-}
-
-}  // namespace
-
 SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
   const int c0 = cfg.sr_source_channels[0], c1 = cfg.sr_source_channels[1];
   const int m = cfg.sr_mid_channels, o = cfg.sr_out_channels;
