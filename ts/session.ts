@@ -80,9 +80,12 @@ async function resolveBackend(choice: BackendChoice, hooks: CreateSessionHooks):
   if (hooks.onCudaFallback) hooks.onCudaFallback(reasons);
   else if (!fallbackWarned) {
     fallbackWarned = true;
-    process.emitWarning(`s3d-nerf: the CUDA backend is not usable, using the CPU: ${numbered(reasons)}`, {
+    // One short line: the first reason; every reason is in doctor and in backend: 'cuda''s error.
+    const first = reasons[0]!.split(';')[0]!;
+    const more = reasons.length > 1 ? ` (+${reasons.length - 1} more)` : '';
+    process.emitWarning(`s3d-nerf: CUDA is not usable, using the CPU: ${first}${more}`, {
       code: 'S3D_CUDA_FALLBACK',
-      detail: "Pass backend: 'cpu' to skip the CUDA probe (and this warning); `npx s3d-nerf doctor` shows the details.",
+      detail: "Pass backend: 'cpu' to skip the CUDA probe (and this warning); `npx s3d-nerf doctor` lists every reason.",
     });
   }
   return 'cpu';
