@@ -23,6 +23,7 @@ from s3d_nerf.config import tiny  # noqa: E402
 from s3d_nerf.encoder import sample_triplanes  # noqa: E402
 from s3d_nerf.export import export  # noqa: E402
 from s3d_nerf.model import S3DNeRF  # noqa: E402
+from s3d_nerf.super_resolution import hide_mouth  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "tiny")
@@ -125,8 +126,13 @@ def build(out_dir: str) -> None:
         add("nerf", dict(planes, cm=cm[0], code=code[0], pose_src=pose_src, pose_tar=pose_tar),
             {"coarse": out.coarse[0]})
 
-        full, half = model.sr_source(image[None])
-        add("sr_source", {"image": image}, {"full": full[0], "half": half[0]})
+        # A hard, random (so non-symmetric) inner-face mask for the SR source's mouth hole;
+        # both the hidden and the kept pixels must occur below the cut for it to be exercised.
+        sr_mask = (rnd(H, H) < 0.6).float()
+        below = (torch.arange(H) + 0.5) / H >= cfg.sr_hide_below                  # (H,) rows in the hole band
+        assert cfg.sr_hide_below > 0 and 0 < sr_mask[below].mean() < 1
+        full, half = model.sr_source(hide_mouth(image[None], sr_mask[None, None], cfg.sr_hide_below))
+        add("sr_source", {"image": image, "mask": sr_mask}, {"full": full[0], "half": half[0]})
 
         _, rgb = model.sr(out.coarse, full, half)
         add("sr", {"coarse": out.coarse[0], "full": full[0], "half": half[0]}, {"rgb": rgb[0]})

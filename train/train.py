@@ -51,8 +51,11 @@ from s3d_nerf.discriminator import ImageDiscriminator, d_logistic_loss, r1_penal
 from s3d_nerf.encoder import sample_triplanes  # noqa: E402
 from s3d_nerf.losses import generator_loss  # noqa: E402
 from s3d_nerf.model import Identity, S3DNeRF  # noqa: E402
+from s3d_nerf.patches import choose_windows, crop, render_patches  # noqa: E402
+from s3d_nerf.holdout import HeldOutSet  # noqa: E402
 from s3d_nerf.sync_net import SyncNet, cosine, default_crop, sync_batch_loss  # noqa: E402
 
+VAL_COLUMNS = ["step", "wall_s", "psnr", "psnr_mouth", "psnr_coarse", "copy_psnr", "copy_psnr_mouth", "n"]
 LOG_COLUMNS = ["step", "wall_s", "stage", "lr", "total", "pix_coarse", "pix_fine", "msssim_coarse", "msssim_fine",
                "perceptual", "feat_match", "adv", "sync", "delta", "d_loss", "d_real", "d_fake", "r1"]
 
@@ -70,7 +73,12 @@ class TrainableS3DNeRF(S3DNeRF):
     def query_points(self, ident: Identity, cm, code, xs):
         def fn(x):
             dx = self.deform(x, cm, code) if self.use_deform else torch.zeros_like(x)
-            f = sample_triplanes(ident.planes, x + dx, self.cfg.plane_channels)
+            p, nb = x + dx, ident.planes[0].shape[0]
+            if p.shape[0] != nb:  # T frames share their source's planes: (B*T,N,3) -> (B,T*N,3)
+                f = sample_triplanes(ident.planes, p.reshape(nb, -1, 3), self.cfg.plane_channels)
+                f = f.reshape(p.shape[0], p.shape[1], -1)
+            else:
+                f = sample_triplanes(ident.planes, p, self.cfg.plane_channels)
             sigma, feat = self.decoder(f)
             return sigma, feat, dx
 
@@ -86,6 +94,17 @@ class TrainableS3DNeRF(S3DNeRF):
                          rep(ident.src_half), rep(ident.pose_src))
         rgb_mid, rgb, out = self.render(ident, mel, pose_tar, jitter)
         return rgb_mid, rgb, out.coarse, out.delta
+
+    def train_forward_patches(self, source, mask, pose_src, mel, pose_tar, n_frames: int, top, left,
+                              window: int, margin: int, jitter: bool = True):
+        """As train_forward, on one ray-grid window per target frame (s3d_nerf/patches.py):
+        coarse (N,36,P,P), rgb (N,3,4P,4P) for the window interiors, delta."""
+        ident = self.encode_identity(source, mask, pose_src)
+        # per frame: query and pose; planes and SR source features stay per sample (not
+        # copied T times: query_points and render_patches index them by frame // T)
+        rep = lambda t: t.repeat_interleave(n_frames, 0)  # noqa: E731
+        ident = Identity(ident.planes, rep(ident.query), ident.src_full, ident.src_half, rep(ident.pose_src))
+        return render_patches(self, ident, mel, pose_tar, top, left, window, margin, jitter, n_frames)
 
 
 # ---------------------------------------------------------------------------- distributed
@@ -144,7 +163,7 @@ class Dist:
 
 
 # ---------------------------------------------------------------------------- data
-def make_dataset(spec: str, cfg, split: str, synthetic_size: int):
+def make_dataset(spec: str, cfg, split: str, synthetic_size: int, exclude: Optional[List[str]] = None):
     if spec == "synthetic":
         from s3d_nerf.synthetic_data import SyntheticTalkingDataset
         return SyntheticTalkingDataset(cfg, synthetic_size if split == "train" else max(64, synthetic_size // 8),
@@ -155,7 +174,7 @@ def make_dataset(spec: str, cfg, split: str, synthetic_size: int):
         raise SystemExit(f"--data {spec}: needs train/s3d_nerf/dataset.py (TalkingClipDataset), "
                          f"which could not be imported ({e}). Use --data synthetic, or prepare the data "
                          "with train/prepare_data.py first.")
-    return TalkingClipDataset(spec, cfg, split)
+    return TalkingClipDataset(spec, cfg, split, exclude=exclude)
 
 
 class StepBatches:
@@ -253,6 +272,62 @@ def to_device(batch: Dict, device) -> Dict:
 
 
 # ---------------------------------------------------------------------------- generator training
+def generator_forward(G: "TrainableS3DNeRF", b: Dict, args, autocast=nullcontext, D=None, adv_w: float = 0.0,
+                      sync_net=None):
+    """One batch through the generator and Eq. 9: whole frames, or one ray-grid window
+    per target frame when args.patch > 0 (then tgt is the matching target crop).
+    Returns (terms, rgb, coarse, tgt, T) with T target frames per sample."""
+    cfg, device = G.cfg, b["source"].device
+    r_grid = cfg.render_size
+    win = args.patch + 2 * args.patch_margin if args.patch else 0
+    B = b["source"].shape[0]
+    if args.stage == "autoencoder":
+        T = 1
+        target = b["source"][:, None]
+        tmask = b["source_mask"][:, None]
+        pose_tar = b["pose_src"][:, None]
+        mel = b["mel"][:, :1]
+    else:
+        target, pose_tar, mel = b["target"], b["pose_tar"], b["mel"]
+        T = target.shape[1]
+        tmask = b.get("target_mask")
+    S = cfg.image_size
+    tgt = target.reshape(B * T, 3, S, S)
+    tmask = tmask.reshape(B * T, 1, S, S) if tmask is not None else None
+
+    if args.color_aug > 0:  # one random colour transform per sample, source and targets alike
+        g = 1 + args.color_aug * (2 * torch.rand(B, 1, 3, 1, 1, device=device) - 1)
+        o_ = 0.5 * args.color_aug * (2 * torch.rand(B, 1, 1, 1, 1, device=device) - 1)
+        src_img = (b["source"][:, None] * g + o_).clamp(0, 1)[:, 0]
+        tgt = (tgt.reshape(B, T, 3, S, S) * g + o_).clamp(0, 1).reshape(B * T, 3, S, S)
+    else:
+        src_img = b["source"]
+    with autocast():
+        if args.patch:
+            lips = b["lip_box"][:, :T].reshape(B * T, 4) if "lip_box" in b else None
+            top, left = choose_windows(B * T, r_grid, win, lips, S, args.mouth_prob)
+            top, left = top.to(device), left.to(device)
+            coarse, rgb, delta = G.train_forward_patches(src_img, b["source_mask"], b["pose_src"],
+                                                        mel.reshape(B * T, *mel.shape[2:]),
+                                                        pose_tar.reshape(B * T, 4, 4), T, top, left,
+                                                        win, args.patch_margin, jitter=True)
+            up = S // r_grid
+            m_ = args.patch_margin
+            tgt = crop(tgt, (top + m_) * up, (left + m_) * up, args.patch * up)
+            tmask = crop(tmask, (top + m_) * up, (left + m_) * up, args.patch * up) if tmask is not None else None
+        else:
+            _, rgb, coarse, delta = G.train_forward(src_img, b["source_mask"], b["pose_src"],
+                                                    mel.reshape(B * T, *mel.shape[2:]),
+                                                    pose_tar.reshape(B * T, 4, 4), T, jitter=True)
+        terms = generator_loss(coarse[:, :3].float(), rgb.float(), tgt, delta.float(), target_mask=tmask,
+                               disc=D if adv_w > 0 else None, adv_weight=adv_w,
+                               fm_weight=args.fm_weight if adv_w > 0 else 0,
+                               # the sync loss needs the whole lower face of 5 frames (not one window)
+                               sync_net=sync_net if args.stage == "full" and not args.patch else None,
+                               lip_box=b.get("lip_box"), sync_mel=b.get("sync_mel"), n_frames=T)
+    return terms, rgb, coarse, tgt, T
+
+
 def train_generator(args) -> Dict:
     d = Dist()
     device = d.device(args.device)
@@ -265,7 +340,7 @@ def train_generator(args) -> Dict:
     D = ImageDiscriminator(cfg.image_size, base=args.d_base).to(device)
     d.broadcast_module(G)
     d.broadcast_module(D)
-    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.0, 0.99))
+    opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d, betas=(0.0, 0.99))
     use_amp = args.amp == "bf16" and device.type == "cuda"
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else nullcontext
@@ -293,9 +368,34 @@ def train_generator(args) -> Dict:
         step = ck["step"]
         if d.main:
             print(f"resumed {resume} at step {step}")
+    init_prov = None
+    if ck is None and args.init_from:
+        # Cross-session resume from the committed export: weights only (fp16 -> fp32),
+        # the step count and wall time carry on from its provenance; Adam starts fresh
+        # and is re-warmed by --warmup (the optimiser state is not committed).
+        tensors, meta = export_mod.safetensors_io.load(args.init_from)
+        if json.loads(meta["config"]) != json.loads(cfg.to_json()):
+            raise SystemExit(f"--init-from {args.init_from}: its config differs from --config {args.config}")
+        G.load_state_dict({k: v.float() for k, v in tensors.items()})
+        init_prov = json.loads(meta.get("provenance", "{}"))
+        if not init_prov.get("trained"):
+            raise SystemExit(f"--init-from {args.init_from}: not a trained export (provenance.trained is not true)")
+        step = int(init_prov.get("steps", 0))
+        if d.main:
+            print(f"initialised from {args.init_from} at step {step} "
+                  f"({init_prov.get('wall_time_s', 0) / 3600:.2f} h trained)", flush=True)
+    if ck is not None:
+        init_prov = ck.get("init_provenance")
+    start_step = ck.get("start_step", 0) if ck is not None else step
     log = CsvLog(os.path.join(args.out, "log.csv"), LOG_COLUMNS, step if ck else None) if d.main else None
 
-    ds = make_dataset(args.data, cfg, "train", args.synthetic_size)
+    holdout = [h for h in args.holdout.split(",") if h] if args.data != "synthetic" else []
+    ds = make_dataset(args.data, cfg, "train", args.synthetic_size, exclude=holdout)
+    if d.main and holdout:
+        names = sorted({c.name for c in ds.clips})
+        print(f"training on {len(names)} clips ({len(ds)} samples); held out: {', '.join(holdout)}", flush=True)
+    val_set = HeldOutSet(args.data, cfg, holdout, args.val_frames) if (holdout and d.main and args.val_minutes > 0) else None
+    val_log = CsvLog(os.path.join(args.out, "val.csv"), VAL_COLUMNS, step if ck else None) if val_set else None
     loader = make_loader(ds, args, d, step)
     # Per-rank RNG (ray jitter) -- after the loader so resume restores the very same state.
     if ck is not None and "rng" in ck:
@@ -304,39 +404,23 @@ def train_generator(args) -> Dict:
         torch.manual_seed(args.seed * 1000 + d.rank + 1)
 
     t_start = time.time()
-    wall_before = ck.get("wall_s", 0.0) if ck else 0.0
+    wall_before = ck.get("wall_s", 0.0) if ck else float(init_prov.get("wall_time_s", 0.0)) if init_prov else 0.0
+    last_ckpt = last_val = time.time()
+    if val_set is not None and ck is None:
+        last_val = 0.0  # the untrained model's numbers are the curve's first point
     history: List[Dict] = []
     G.train()
     D.train()
     while step < args.steps:
         step += 1
         b = to_device(next(loader), device)
-        B = b["source"].shape[0]
-        if args.stage == "autoencoder":
-            T = 1
-            target = b["source"][:, None]
-            tmask = b["source_mask"][:, None]
-            pose_tar = b["pose_src"][:, None]
-            mel = b["mel"][:, :1]
-        else:
-            target, pose_tar, mel = b["target"], b["pose_tar"], b["mel"]
-            T = target.shape[1]
-            tmask = b.get("target_mask")
-        S = cfg.image_size
-        tgt = target.reshape(B * T, 3, S, S)
-        tmask = tmask.reshape(B * T, 1, S, S) if tmask is not None else None
-
+        lr_now = args.lr * min(1.0, (step - start_step) / max(1, args.warmup))
+        for grp in opt_g.param_groups:
+            grp["lr"] = lr_now
         adv_on = args.adv and step > args.adv_warmup
         adv_w = min(1.0, (step - args.adv_warmup) / max(1, args.adv_ramp)) if adv_on else 0.0
-        use_sync = sync_net is not None and args.stage == "full"
-        with autocast():
-            _, rgb, coarse, delta = G.train_forward(b["source"], b["source_mask"], b["pose_src"],
-                                                    mel.reshape(B * T, *mel.shape[2:]),
-                                                    pose_tar.reshape(B * T, 4, 4), T, jitter=True)
-            terms = generator_loss(coarse[:, :3].float(), rgb.float(), tgt, delta.float(), target_mask=tmask,
-                                   disc=D if adv_on else None, adv_weight=adv_w, fm_weight=args.fm_weight if adv_on else 0,
-                                   sync_net=sync_net if use_sync else None, lip_box=b.get("lip_box"),
-                                   sync_mel=b.get("sync_mel"), n_frames=T)
+        terms, rgb, coarse, tgt, T = generator_forward(G, b, args, autocast, D, adv_w, sync_net)
+        B, S = b["source"].shape[0], cfg.image_size
         opt_g.zero_grad(set_to_none=True)
         terms["total"].backward()
         if adv_on:
@@ -368,28 +452,49 @@ def train_generator(args) -> Dict:
         history.append(row)
         if d.main:
             wall = wall_before + time.time() - t_start
-            log.write({"step": step, "wall_s": round(wall, 3), "stage": args.stage, "lr": args.lr, **row})
+            log.write({"step": step, "wall_s": round(wall, 3), "stage": args.stage, "lr": lr_now, **row})
             if step % args.print_every == 0 or step == args.steps:
                 print(f"step {step} " + " ".join(f"{k}={v:.4f}" for k, v in row.items()), flush=True)
             if args.sample_every and (step % args.sample_every == 0 or step == args.steps):
                 n = min(4, B)
                 up = F.interpolate(coarse[:, :3].detach().float().clamp(0, 1), size=(S, S), mode="nearest")
-                rows = [torch.cat([b["source"][i], tgt[i * T], up[i * T], rgb[i * T].detach().float()], 2)
-                        for i in range(n)]
+                if args.patch:  # source | target window | coarse window | fine window, all at window size
+                    pw = tgt.shape[-1]
+                    src_small = F.interpolate(b["source"][:n], size=(pw, pw), mode="area")
+                    rows = [torch.cat([src_small[i], tgt[i * T], F.interpolate(up[i * T:i * T + 1], size=(pw, pw))[0],
+                                       rgb[i * T].detach().float().clamp(0, 1)], 2) for i in range(n)]
+                else:
+                    rows = [torch.cat([b["source"][i], tgt[i * T], up[i * T], rgb[i * T].detach().float()], 2)
+                            for i in range(n)]
                 write_png(os.path.join(args.out, f"sample_{step:07d}.png"), torch.cat(rows, 1))
-        if args.ckpt_every and (step % args.ckpt_every == 0 or step == args.steps):
+            if val_set is not None and time.time() - last_val >= 60 * args.val_minutes:
+                G.eval()
+                v = val_set.evaluate(G)
+                write_png(os.path.join(args.out, f"val_{step:07d}.png"), val_set.last_grid)
+                G.train()
+                last_val = time.time()
+                val_log.write({"step": step, "wall_s": round(wall_before + time.time() - t_start, 3), **v})
+                print(f"val step {step} " + " ".join(f"{k}={v_:.3f}" for k, v_ in v.items()), flush=True)
+        time_due = args.ckpt_minutes > 0 and time.time() - last_ckpt >= 60 * args.ckpt_minutes
+        if time_due:
+            last_ckpt = time.time()
+        if time_due or (args.ckpt_every and (step % args.ckpt_every == 0 or step == args.steps)):
             rngs = [rng_state(device)]
             if d.world > 1:
                 rngs = [None] * d.world
                 dist.all_gather_object(rngs, rng_state(device))
             if d.main:
                 state = {"model": G.state_dict(), "disc": D.state_dict(), "opt_g": opt_g.state_dict(),
-                         "opt_d": opt_d.state_dict(), "step": step, "rng": rngs, "config": cfg.to_json(),
+                         "opt_d": opt_d.state_dict(), "step": step, "start_step": start_step, "rng": rngs,
+                         "init_provenance": init_prov, "config": cfg.to_json(),
                          "args": vars(args), "wall_s": wall_before + time.time() - t_start}
                 p = os.path.join(args.out, f"ckpt_{step:07d}.pt")
                 torch.save(state, p + ".tmp")
                 os.replace(p + ".tmp", p)
-                shutil.copyfile(p, os.path.join(args.out, "latest.pt"))
+                shutil.copyfile(p, os.path.join(args.out, "latest.pt.tmp"))
+                os.replace(os.path.join(args.out, "latest.pt.tmp"), os.path.join(args.out, "latest.pt"))
+                for old in sorted(f for f in os.listdir(args.out) if f.startswith("ckpt_"))[:-args.keep_ckpts]:
+                    os.remove(os.path.join(args.out, old))
 
     wall = wall_before + time.time() - t_start
     result = {"steps": step, "wall_s": wall, "history": history}
@@ -499,6 +604,19 @@ def parse(argv=None):
     ap.add_argument("--amp", default="bf16", choices=["bf16", "off"], help="autocast on CUDA only")
     ap.add_argument("--grad-checkpoint", action="store_true", help="recompute NeRF point queries in backward")
     ap.add_argument("--stage", default="full", choices=["autoencoder", "full"])
+    ap.add_argument("--patch", type=int, default=0,
+                    help="patch training: P x P coarse rays per target frame (+ margin) and the SR on that crop; 0 = whole frames")
+    ap.add_argument("--patch-margin", type=int, default=2, help="coarse pixels around each patch for the SR's receptive field")
+    ap.add_argument("--mouth-prob", type=float, default=0.5, help="share of patches centred on the lips")
+    ap.add_argument("--holdout", default="jackie_chan,mairead_mcguinness",
+                    help="comma-separated clip-name substrings never trained on (single-shot validation)")
+    ap.add_argument("--val-minutes", type=float, default=15, help="held-out validation every N minutes (0 = off)")
+    ap.add_argument("--val-frames", type=int, default=6, help="target frames per held-out clip in validation")
+    ap.add_argument("--ckpt-minutes", type=float, default=10, help="also checkpoint every N minutes (0 = off)")
+    ap.add_argument("--keep-ckpts", type=int, default=2, help="numbered checkpoints kept besides latest.pt")
+    ap.add_argument("--beta1", type=float, default=0.0, help="Adam beta1 (paper: 0)")
+    ap.add_argument("--warmup", type=int, default=0, help="linear lr warm-up steps")
+    ap.add_argument("--color-aug", type=float, default=0.0, help="per-sample colour gain/offset jitter amplitude")
     ap.add_argument("--adv", type=int, default=1, help="0 disables the adversarial term")
     ap.add_argument("--adv-warmup", type=int, default=2000)
     ap.add_argument("--adv-ramp", type=int, default=500)
@@ -513,6 +631,9 @@ def parse(argv=None):
     ap.add_argument("--eval-every", type=int, default=100)
     ap.add_argument("--out", default="runs/default")
     ap.add_argument("--resume", default=None, help="checkpoint path, or 'auto' (OUT/latest.pt if present)")
+    ap.add_argument("--init-from", default=None,
+                    help="start from a trained export (e.g. the committed weights/s3d-64.safetensors) when there is "
+                         "no checkpoint to resume: weights, step count and wall time carry on; Adam is re-warmed")
     ap.add_argument("--ckpt-every", type=int, default=1000)
     ap.add_argument("--sample-every", type=int, default=500)
     ap.add_argument("--print-every", type=int, default=50)

@@ -45,6 +45,12 @@ export interface ModelConfig {
   readonly sr_source_channels: readonly number[];
   readonly sr_mid_channels: number;
   readonly sr_out_channels: number;
+  /**
+   * Row fraction in [0, 1) from which the SR source branch sees mid-grey instead of the
+   * inner face (the mouth must come through the NeRF); 0 = off. The engine fills in 0
+   * for model files exported before the field existed.
+   */
+  readonly sr_hide_below: number;
   readonly audio: AudioFrontEndConfig;
 }
 

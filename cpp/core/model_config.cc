@@ -105,6 +105,14 @@ ModelConfig parse_model_config(const std::string& json) {
   c.sr_source_channels = pos_ints(root, "sr_source_channels", P, 2);
   c.sr_mid_channels = pos_int(root, "sr_mid_channels", P);
   c.sr_out_channels = pos_int(root, "sr_out_channels", P);
+  // Optional: models exported before the mouth hole existed lack it (and must not get one).
+  c.sr_hide_below = 0.f;
+  if (const JsonValue* v = root.find("sr_hide_below")) {
+    const double d = v->is_number() ? v->as_number() : -1;
+    if (!(d >= 0 && d < 1))
+      config_error("Expected a number in [0, 1) for config.sr_hide_below but received " + json_preview(*v));
+    c.sr_hide_below = static_cast<float>(d);
+  }
   const JsonValue& audio = get_field(root, "audio", P);
   if (!audio.is_object())
     config_error("Expected an object for config.audio but received " + json_preview(audio));
@@ -175,6 +183,7 @@ std::string model_config_to_json(const ModelConfig& c) {
   o.set("sr_source_channels", ints(c.sr_source_channels));
   o.set("sr_mid_channels", JsonValue::number(c.sr_mid_channels));
   o.set("sr_out_channels", JsonValue::number(c.sr_out_channels));
+  o.set("sr_hide_below", json_float(c.sr_hide_below));
   o.set("audio", std::move(a));
   return to_json(o);
 }

@@ -53,6 +53,10 @@ struct ModelConfig {
   std::vector<int> sr_source_channels = {32, 64};  // @image, @image/2
   int sr_mid_channels = 128;                       // @image/2
   int sr_out_channels = 64;                        // @image
+  // The SR source branch sees mid-grey instead of the inner face at rows
+  // >= sr_hide_below * image_size, so the mouth must come through the NeRF.
+  // In [0, 1); 0 = off. Absent from older model files: parsed as 0 there.
+  float sr_hide_below = 0.58f;
 
   AudioFrontEnd audio;
 

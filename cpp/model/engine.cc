@@ -70,7 +70,7 @@ struct Engine::Impl {
     st->query = net->cross_attention->query(*pool, f_agg);
     t.aggregate_ms = ms_since(t1);
     auto t2 = Clock::now();
-    net->sr->source(*pool, rgb, st->sr_full, st->sr_half);
+    net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half);  // same mask: it cuts the mouth hole
     t.sr_source_ms = ms_since(t2);
     st->planes = planes_from_hwc(feats, net->cfg.plane_channels);
     st->pose_src = pose;

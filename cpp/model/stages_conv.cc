@@ -61,8 +61,9 @@ TensorMap run_cross_attention_stage(const CrossAttention& ca, ThreadPool& pool, 
 TensorMap run_sr_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in) {
   const int H = sr.config().image_size;
   Tensor image = chw_to_hwc(stage_input(in, "image", {3, H, H}));
+  const Tensor& mask = stage_input(in, "mask", {H, H});  // inner-face mask: the mouth hole
   Tensor full, half;
-  sr.source(pool, image.data, full, half);
+  sr.source(pool, image.data, mask.data, full, half);
   return {{"full", hwc_to_chw(full)}, {"half", hwc_to_chw(half)}};
 }
 

@@ -30,12 +30,21 @@ SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg
   out_rgb_ = rgb("sr.out_rgb", o);
 }
 
-void SuperResolution::source(ThreadPool& pool, const float* image, Tensor& full, Tensor& half) const {
+void SuperResolution::source(ThreadPool& pool, const float* image, const float* mask, Tensor& full,
+                             Tensor& half) const {
   const int H = cfg_.image_size, c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
-  const float slope = cfg_.lrelu_slope;
-  Tensor x = Tensor::empty({H, H, 3});
-  const int64_t n = x.numel();
-  for (int64_t i = 0; i < n; ++i) x.data[i] = image[i] * 2.f - 1.f;
+  const float slope = cfg_.lrelu_slope, below = cfg_.sr_hide_below;
+  Tensor x = Tensor::empty({H, H, 3});  // (H, W, 3) in [-1, 1]
+  for (int y = 0; y < H; ++y) {
+    // Row centre as a fraction, in float like the reference: (y + 0.5) / H >= below.
+    const bool cut = below > 0.f && (static_cast<float>(y) + 0.5f) / static_cast<float>(H) >= below;
+    for (int xx = 0; xx < H; ++xx) {
+      const int64_t p = static_cast<int64_t>(y) * H + xx;
+      const float hole = cut ? mask[p] : 0.f;
+      // image * (1 - hole) + 0.5 * hole in the reference's order; mid-grey is 0 after *2-1.
+      for (int k = 0; k < 3; ++k) x.data[p * 3 + k] = (image[p * 3 + k] * (1.f - hole) + 0.5f * hole) * 2.f - 1.f;
+    }
+  }
   if (full.shape != Shape{H, H, c0} || !full.defined()) full = Tensor::empty({H, H, c0});
   if (half.shape != Shape{H / 2, H / 2, c1} || !half.defined()) half = Tensor::empty({H / 2, H / 2, c1});
   conv2d(&pool, {{x.data, 3}}, H, H, conv_full_, full.data, Act::LeakyRelu, slope);

@@ -23,10 +23,11 @@ class SuperResolution {
   SuperResolution(const Weights& w, const ModelConfig& cfg);  // "sr_source.*" and "sr.*"
   ~SuperResolution();
 
-  // Source branch, cached per identity: image_hwc (H, W, 3) in [0,1] ->
-  // full (H, W, c0), half (H/2, W/2, c1). Tensors are (re)allocated when
-  // their shape differs.
-  void source(ThreadPool& pool, const float* image_hwc, Tensor& full, Tensor& half) const;
+  // Source branch, cached per identity: image_hwc (H, W, 3) in [0,1] and the
+  // inner-face mask_hw (H, W) -> full (H, W, c0), half (H/2, W/2, c1). The
+  // masked pixels at rows >= sr_hide_below * H are seen as mid-grey (hide_mouth
+  // in super_resolution.py). Tensors are (re)allocated when their shape differs.
+  void source(ThreadPool& pool, const float* image_hwc, const float* mask_hw, Tensor& full, Tensor& half) const;
 
   // coarse_hwc (r, r, 3+F+1) = [rgb, feat, alpha] -> RGB (H, W, 3), H = 4r.
   // Thread-safe; intermediate buffers are reused across calls.
@@ -55,7 +56,7 @@ class SuperResolution {
 };
 
 // Stage adapters on fixture layouts:
-//   sr_source: image (3, H, W) -> full (c0, H, W), half (c1, H/2, W/2)
+//   sr_source: image (3, H, W), mask (H, W) -> full (c0, H, W), half (c1, H/2, W/2)
 //   sr: coarse (3+F+1, r, r), full, half -> rgb (3, H, W)
 TensorMap run_sr_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
 TensorMap run_sr_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);

@@ -522,6 +522,12 @@ static void test_model_config() {
   CHECK_EQ(c.audio.f_max, 7600.f);
   CHECK_EQ(c.audio.window_frames, 32);
   CHECK(js.find("\"lrelu_slope\":0.2,") != std::string::npos);
+  CHECK_EQ(c.sr_hide_below, 0.58f);
+  CHECK(js.find("\"sr_hide_below\":0.58,") != std::string::npos);
+  // Optional: a model exported before the field existed gets no mouth hole.
+  CHECK_EQ(parse_model_config(remove_key(js, "sr_hide_below")).sr_hide_below, 0.f);
+  CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0))).sr_hide_below, 0.f);
+  CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0.5))).sr_hide_below, 0.5f);
   CHECK(js.find("\"audio\":{\"kind\":\"logmel\",\"sample_rate\":16000,") != std::string::npos);
 
   // A config as the Python exporter writes it (json.dumps(asdict(cfg)), spaces,
@@ -544,6 +550,7 @@ static void test_model_config() {
   CHECK_EQ(t.audio.window_frames, 16);
   CHECK_EQ(t.ray_far, 3.3f);
   CHECK(t.deform_hidden == std::vector<int>({32, 16, 8}));
+  CHECK_EQ(t.sr_hide_below, 0.f);  // absent
 
   using J = JsonValue;
   struct Case {
@@ -573,6 +580,11 @@ static void test_model_config() {
       {mutate(js, "ray_near", J::number(0)), "Expected a positive number for config.ray_near but received 0"},
       {mutate(js, "focal", J::number(1e300)), "config.focal"},
       {mutate(js, "lrelu_slope", J::number(1.5)), "Expected a number between 0 and 1 for config.lrelu_slope but received 1.5"},
+      {mutate(js, "sr_hide_below", J::number(1.5)), "Expected a number in [0, 1) for config.sr_hide_below but received 1.5"},
+      {mutate(js, "sr_hide_below", J::number(1)), "Expected a number in [0, 1) for config.sr_hide_below but received 1"},
+      {mutate(js, "sr_hide_below", J::number(-0.1)), "Expected a number in [0, 1) for config.sr_hide_below but received -0.1"},
+      {mutate(js, "sr_hide_below", J::string("0.5")), "Expected a number in [0, 1) for config.sr_hide_below but received \"0.5\""},
+      {mutate(js, "sr_hide_below", J::null()), "Expected a number in [0, 1) for config.sr_hide_below but received null"},
       {mutate(js, "pe_freqs", J::number(40)), "Expected an integer between 0 and 32 for config.pe_freqs but received 40"},
       {mutate(js, "audio", J::number(1)), "Expected an object for config.audio but received 1"},
       {mutate(js, "kind", J::string("wav2vec2"), "audio"), "Expected \"logmel\" for config.audio.kind but received \"wav2vec2\""},

@@ -207,7 +207,7 @@ int bench(const std::string& path, int threads, int reps) {
   Tensor coarse = Tensor::empty({r, r, cfg.coarse_channels()});
   for (int64_t i = 0; i < coarse.numel(); ++i) coarse.data[i] = u(rng);
   Tensor full, half;
-  m.sr.source(pool, image.data(), full, half);
+  m.sr.source(pool, image.data(), mask.data(), full, half);
   std::array<Tensor, 4> f;
   std::printf("model %s (%s), %d thread(s), kernels %s, best of %d\n", path.c_str(), cfg.name.c_str(), threads,
               isa_name(kernel_isa()), reps);
@@ -215,7 +215,7 @@ int bench(const std::string& path, int threads, int reps) {
               time_ms(reps, [&] { f = m.encoder.forward(pool, image.data(), mask.data()); }).c_str());
   std::printf("Aggregator::forward       %s\n", time_ms(reps, [&] { m.aggregator.forward(pool, f); }).c_str());
   std::printf("SuperResolution::source   %s\n",
-              time_ms(reps, [&] { m.sr.source(pool, image.data(), full, half); }).c_str());
+              time_ms(reps, [&] { m.sr.source(pool, image.data(), mask.data(), full, half); }).c_str());
   std::printf("SuperResolution::forward  %s\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half); }).c_str());
   Tensor agg = m.aggregator.forward(pool, f);
   Tensor q = m.cross_attention.query(pool, agg);

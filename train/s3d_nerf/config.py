@@ -42,8 +42,8 @@ class ModelConfig:
     decoder_hidden: int = 64
     feat_channels: int = 32
     render_size: int = 64
-    n_coarse: int = 48
-    n_importance: int = 48
+    n_coarse: int = 24          # 48+48 before issue 10: halved for 2-core training and real-time CPU rendering
+    n_importance: int = 24
     ray_near: float = 2.25
     ray_far: float = 3.3
     focal: float = 4.2647
@@ -51,6 +51,7 @@ class ModelConfig:
     sr_source_channels: List[int] = field(default_factory=lambda: [32, 64])
     sr_mid_channels: int = 128
     sr_out_channels: int = 64
+    sr_hide_below: float = 0.58   # SR source sees no inner face below this row fraction (0 = off) [ours]
     audio: AudioConfig = field(default_factory=AudioConfig)
 
     # derived sizes
@@ -90,6 +91,7 @@ class ModelConfig:
         assert self.slot_dim % self.heads == 0
         assert len(self.deform_hidden) == 3 and len(self.sr_source_channels) == 2
         assert self.ray_near < self.ray_far
+        assert 0.0 <= self.sr_hide_below < 1.0
         return self
 
     def to_json(self) -> str:
@@ -99,6 +101,7 @@ class ModelConfig:
     def from_json(text: str) -> "ModelConfig":
         d = json.loads(text)
         d["audio"] = AudioConfig(**d["audio"])
+        d.setdefault("sr_hide_below", 0.0)  # models exported before it existed
         return ModelConfig(**d).validate()
 
 

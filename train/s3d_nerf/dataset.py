@@ -9,6 +9,7 @@ TalkingClipDataset(manifest_path, cfg, split) yields dicts (the trainer's contra
   mel          (5,n_mels,window_frames)  audio.deform_window for each target frame
   sync_mel     (n_mels,window_frames//2) audio.sync_window at t0
   sync_mel_neg (n_mels,window_frames//2) sync window at a frame >= 5 frames away from t0
+  target_mask  (5,1,H,W)            inner-face masks of the targets
   lip_box      (5,4) x0,y0,x1,y1 in crop pixels (of the H x W output)
   plus clip (str), t0 (int), src_t (int) for bookkeeping.
 
@@ -80,7 +81,7 @@ class _Clip:
 
 class TalkingClipDataset(torch.utils.data.Dataset):
     def __init__(self, manifest_path: str | Path, cfg: Any, split: str = "train", seed: int = 0,
-                 clips: list[str] | None = None):
+                 clips: list[str] | None = None, exclude: list[str] | None = None):
         if split not in ("train", "val"):
             raise ValueError(f"Expected split 'train' or 'val' but received {split!r}")
         manifest_path = Path(manifest_path)
@@ -89,7 +90,9 @@ class TalkingClipDataset(torch.utils.data.Dataset):
         self.size = int(getattr(cfg, "image_size", A.IMAGE_SIZE))
         self.acfg = getattr(cfg, "audio", None)
         self.split, self.seed, self.epoch = split, int(seed), 0
-        self.clips = [_Clip(self.root, e, self.acfg) for e in man["clips"] if clips is None or e["name"] in clips]
+        # exclude: substrings of clip names never read (held-out identities)
+        self.clips = [_Clip(self.root, e, self.acfg) for e in man["clips"]
+                      if (clips is None or e["name"] in clips) and not any(x in e["name"] for x in exclude or [])]
         self.items: list[tuple[int, int]] = []
         for ci, c in enumerate(self.clips):
             lo, hi = c.splits[split]
@@ -132,6 +135,7 @@ class TalkingClipDataset(torch.utils.data.Dataset):
             "source_mask": self._mask(c, src_t),
             "pose_src": c.pose[src_t].clone(),
             "target": self._img(c, slice(t0, t0 + T_WIN)),
+            "target_mask": torch.stack([self._mask(c, t) for t in ts]),
             "pose_tar": c.pose[t0:t0 + T_WIN].clone(),
             "mel": torch.stack([AU.deform_window(c.mel, t, self.acfg) for t in ts]),
             "sync_mel": AU.sync_window(c.mel, t0, self.acfg),

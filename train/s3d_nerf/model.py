@@ -17,7 +17,7 @@ from .decoder import TriplaneDecoder
 from .deform import DeformationField
 from .encoder import HierarchicalEncoder, sample_triplanes
 from .slot_attention import Aggregator
-from .super_resolution import SourceBranch, SuperResolution
+from .super_resolution import SourceBranch, SuperResolution, hide_mouth
 
 
 @dataclass
@@ -53,7 +53,7 @@ class S3DNeRF(nn.Module):
         """image (B,3,H,W) in [0,1]; mask (B,1,H,W); pose_src (B,4,4)."""
         planes = self.encoder(image, mask)
         f_agg = self.aggregator(planes)
-        full, half = self.sr_source(image)
+        full, half = self.sr_source(hide_mouth(image, mask, self.cfg.sr_hide_below))
         return Identity(planes, self.cross_attention.query(f_agg), full, half, pose_src)
 
     # ---- frame phase ----------------------------------------------------------
@@ -64,12 +64,22 @@ class S3DNeRF(nn.Module):
         sigma, feat = self.decoder(f)
         return sigma, feat, dx
 
-    def nerf(self, ident: Identity, cm, code, pose_tar, jitter: bool = False) -> NerfOutput:
+    def nerf(self, ident: Identity, cm, code, pose_tar, jitter: bool = False, window=None) -> NerfOutput:
+        """window None: the whole r x r ray grid. window (top (B,), left (B,), size): only the
+        size x size block of rays at (top, left) of each frame's grid -- patch training."""
         cfg = self.cfg
         r = cfg.render_size
         b = pose_tar.shape[0]
         o, d = make_rays(pose_tar, ident.pose_src, r, cfg.focal, cfg.cam_radius)
-        n_rays = r * r
+        h = w = r
+        if window is not None:
+            top, left, h = window
+            w = h
+            k = torch.arange(h, device=o.device)
+            idx = ((top[:, None, None] + k[None, :, None]) * r + left[:, None, None] + k[None, None, :]).reshape(b, -1)
+            o = torch.gather(o, 1, idx[..., None].expand(-1, -1, 3))
+            d = torch.gather(d, 1, idx[..., None].expand(-1, -1, 3))
+        n_rays = h * w
 
         def run(depths):
             pts = o[:, :, None] + depths[..., None] * d[:, :, None]       # (B,R,S,3)
@@ -85,7 +95,7 @@ class S3DNeRF(nn.Module):
         t, s, f = renderer.merge_samples(t0, s0, f0, t1, s1, f1)
         feat, alpha, _ = renderer.composite(t, s, f)
         img = torch.cat([feat[..., :3], feat, alpha[..., None]], -1)     # (B,R,36)
-        coarse = img.transpose(1, 2).reshape(b, -1, r, r)
+        coarse = img.transpose(1, 2).reshape(b, -1, h, w)
         return NerfOutput(coarse, torch.cat([dx0, dx1], 2))
 
     def render(self, ident: Identity, mel, pose_tar, jitter: bool = False):

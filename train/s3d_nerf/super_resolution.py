@@ -12,6 +12,20 @@ def up2(x):
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
+def hide_mouth(image: torch.Tensor, mask: torch.Tensor, below: float) -> torch.Tensor:
+    """The SR source branch's input: the source image with the inner face below row
+    below*H set to mid-grey [ours]. Given the source's own mouth, the SR learns to copy
+    it and the lips never move (observed in the patch-training pilot); hiding it, as
+    Wav2Lip hides the lower half of its reference, makes the mouth come through the
+    NeRF, i.e. through the audio-driven deformation. below <= 0 disables it.
+    image (B,3,H,W) in [0,1]; mask (B,1,H,W) inner-face mask."""
+    if below <= 0:
+        return image
+    rows = (torch.arange(image.shape[-2], device=image.device, dtype=image.dtype) + 0.5) / image.shape[-2]
+    hole = mask * (rows >= below).to(image.dtype)[:, None]       # (B,1,H,W)
+    return image * (1 - hole) + 0.5 * hole
+
+
 class SourceBranch(nn.Module):
     """Full (unmasked) source image -> features at image and image/2. Cached per identity."""
 
