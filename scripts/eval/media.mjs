@@ -3,15 +3,15 @@
 // 8-bit RGB at 25 fps. ffmpeg is found the way the package finds it
 // (S3D_FFMPEG, @ffmpeg-installer/ffmpeg, PATH).
 import { spawn } from 'node:child_process';
-import { findFfmpeg } from '../lib/index.js';
-import { ffmpegMissingReason, lastLine } from '../lib/audio-ffmpeg.js';
-import { decodePhoto } from '../lib/face/photo.js';
-import { FPS, SAMPLE_RATE } from './eval-metrics.mjs';
+import { findFfmpeg } from '../../lib/index.js';
+import { ffmpegMissingReason, lastLine } from '../../lib/audio-ffmpeg.js';
+import { decodePhoto } from '../../lib/face/photo.js';
+import { FPS, SAMPLE_RATE } from './metrics.mjs';
 
 /** The ffmpeg binary, or a clear error saying how to provide one. */
 export function ffmpegPath() {
   const found = findFfmpeg();
-  if (!found) throw new Error(`npm run eval needs ffmpeg: ${ffmpegMissingReason()}`);
+  if (!found) throw new Error(`ffmpeg is needed to extract frames and audio: ${ffmpegMissingReason()}`);
   return found.path;
 }
 

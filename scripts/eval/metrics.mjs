@@ -1,4 +1,4 @@
-// Pure metrics of `npm run eval` (scripts/eval.mjs): lip opening from 68
+// Pure metrics of `npm run eval` (scripts/eval/main.mjs): lip opening from 68
 // landmarks, the per-frame speech envelope, lagged Pearson correlation, the
 // lip-sync z-score against a null distribution, and the per-video summary.
 // No I/O and no face-api here, so tests/eval-metrics.test.mjs runs in
