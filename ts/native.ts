@@ -30,6 +30,15 @@ export interface NativeAudioStream extends NativeHandle {
   readonly __brand?: 'audio-stream';
 }
 
+/** A stream's state after a push (cpp/napi/audio_stream_wrap.cc). */
+export interface NativeAudioStreamStatus {
+  samplesPushed: number;
+  samples16k: number;
+  melFrames: number;
+  /** Video frames [0, framesReady) have their whole deformation window computed. */
+  framesReady: number;
+}
+
 /** A tensor crossing the boundary: row-major data with its shape. */
 export interface NativeTensor {
   shape: number[];
@@ -116,8 +125,16 @@ export interface NativeBinding {
   prepareAudio(session: NativeSession, samples: Float32Array, sampleRate: number): Promise<NativeAudio>;
   /** The same, streamed: mono chunks of any size at sampleRate; one push or finish at a time per stream. */
   audioStreamCreate(session: NativeSession, sampleRate: number): NativeAudioStream;
-  audioStreamPush(stream: NativeAudioStream, samples: Float32Array): Promise<void>;
+  audioStreamPush(stream: NativeAudioStream, samples: Float32Array): Promise<NativeAudioStreamStatus>;
   audioStreamFinish(stream: NativeAudioStream): Promise<NativeAudio>;
+  /**
+   * Live rendering (ts/live.ts): an audio handle holding only ready frame
+   * `frame`'s window (frameCount frame + 1), which renderFrame renders as it
+   * renders that frame of the finished track. Synchronous; not while a push is in flight.
+   */
+  audioStreamWindow(stream: NativeAudioStream, frame: number): NativeAudio;
+  /** Frees the log-mel columns no frame >= `frame` needs. Synchronous. */
+  audioStreamDiscard(stream: NativeAudioStream, frame: number): void;
   /** The log-mel track of a prepared audio: shape [melFrames, nMels], channel-last. */
   audioLogMel(audio: NativeAudio): NativeTensor;
   /** Resolves to S*S*3 floats, channel-last, nominally [0,1]. */

@@ -11,6 +11,7 @@ import { encodeIdentity, type EncodeIdentityOptions, type Identity } from './ide
 import type { ImageInput } from './image.js';
 import { native, packageRoot, type NativeSession } from './native.js';
 import { SerialQueue } from './queue.js';
+import { live, type LiveOptions, type LiveStream } from './live.js';
 import { renderFrame, renderFrames, type Frame, type RenderFrameOptions, type RenderFramesOptions } from './render.js';
 import { expectOneOf, expectOptions, expectPositiveInteger, expectSignal, expectString } from './validate.js';
 
@@ -181,6 +182,19 @@ export class Session {
   renderFrames(identity: Identity, options: RenderFramesOptions): Promise<Frame<Uint8Array | Float32Array>[]>;
   renderFrames(identity: Identity, options: RenderFramesOptions): Promise<Frame<Uint8Array | Float32Array>[]> {
     return renderFrames(this, identity, options);
+  }
+
+  /**
+   * Renders frames as the speech arrives: push audio into the returned stream
+   * (push(), pipeFrom()), end() it, and iterate its frames (ts/live.ts).
+   * Frames are byte-identical to renderFrames over prepareAudio of the same audio.
+   */
+  live(identity: Identity, options: LiveOptions & { format: 'float32' }): LiveStream<Float32Array>;
+  live(identity: Identity, options?: LiveOptions & { format?: 'uint8' }): LiveStream<Uint8Array>;
+  live(identity: Identity, options?: LiveOptions): LiveStream<Uint8Array | Float32Array>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  live(identity: Identity, options?: LiveOptions): LiveStream<any> {
+    return live(this, identity, options);
   }
 
   /**

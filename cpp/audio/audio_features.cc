@@ -63,13 +63,18 @@ void deform_window(const AudioFeatures& a, int64_t t, const AudioFrontEnd& fe, f
                                                 std::to_string(fe.n_mels));
   const int W = fe.window_frames, M = a.n_mels;
   const int64_t start = deform_window_start(t, fe);
+  const int64_t held_end = a.mel_origin + (a.logmel.numel() > 0 ? a.logmel.dim(0) : 0);
   const float fill = std::log(fe.log_floor);
   for (int c = 0; c < W; ++c) {
     const int64_t col = start + c;
     if (col < 0 || col >= a.mel_frames) {
       for (int m = 0; m < M; ++m) out[static_cast<size_t>(m) * W + c] = fill;
     } else {
-      const float* src = a.logmel.data + col * M;
+      if (col < a.mel_origin || col >= held_end)
+        throw Error(ErrorCode::Internal, "The audio window of frame " + std::to_string(t) + " needs log-mel column " +
+                                             std::to_string(col) + ", which is not held (columns " +
+                                             std::to_string(a.mel_origin) + " to " + std::to_string(held_end - 1) + ")");
+      const float* src = a.logmel.data + (col - a.mel_origin) * M;
       for (int m = 0; m < M; ++m) out[static_cast<size_t>(m) * W + c] = src[m];
     }
   }

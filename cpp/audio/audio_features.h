@@ -15,7 +15,11 @@ struct AudioFeatures {
   int64_t frame_count = 0;      // video frames: ceil(sample_count16k * fps / sample_rate)
   int64_t mel_frames = 0;       // 1 + max(sample_count16k, n_fft/2 + 1) / hop
   int n_mels = 0;
-  Tensor logmel;                // (mel_frames, n_mels), channel-last
+  // logmel holds columns [mel_origin, mel_origin + logmel.dim(0)) of the track
+  // (all of them, mel_origin 0, except for the live renderer's windows and
+  // trimmed streams: audio/audio_stream.h).
+  int64_t mel_origin = 0;
+  Tensor logmel;                // (rows, n_mels), channel-last
 };
 
 constexpr int kMinSampleRate = 8000;
@@ -36,7 +40,8 @@ int64_t deform_window_start(int64_t t, const AudioFrontEnd& fe);
 
 // (n_mels, window_frames) window in PyTorch layout for video frame t
 // (0 <= t < frame_count, else Error InvalidArgument); columns outside the
-// track are log(log_floor).
+// track are log(log_floor). Error(Internal) if a column inside the track is
+// not held (before mel_origin or past the rows of logmel).
 void deform_window(const AudioFeatures& a, int64_t t, const AudioFrontEnd& fe, float* out);
 
 }  // namespace s3d

@@ -97,7 +97,9 @@ void AudioStreamBuilder::mel_ready(bool final) {
     std::vector<float> block(static_cast<size_t>((t_end - mel_next_) * M));
     lm_.compute_range(pool_, y_.data(), y_origin_, n, mel_next_, t_end, block.data());
     mel_blocks_.push_back(std::move(block));
+    mel_starts_.push_back(mel_next_);
     mel_next_ = t_end;
+    if (!final) update_ready();
   }
   // Keep a frame's worth of margin before the next frame's span: at the end a
   // frame may reflect back to just before its own start.
@@ -124,7 +126,8 @@ std::shared_ptr<AudioFeatures> AudioStreamBuilder::finish() {
   a->frame_count = (n16 * fe_.fps + fe_.sample_rate - 1) / fe_.sample_rate;
   a->n_mels = fe_.n_mels;
   a->mel_frames = mel_next_;
-  a->logmel = Tensor::empty({a->mel_frames, static_cast<int64_t>(fe_.n_mels)});
+  a->mel_origin = mel_origin_;
+  a->logmel = Tensor::empty({a->mel_frames - mel_origin_, static_cast<int64_t>(fe_.n_mels)});
   float* dst = a->logmel.data;
   for (auto& b : mel_blocks_) {  // copied block by block, each freed once copied
     std::memcpy(dst, b.data(), b.size() * sizeof(float));
@@ -132,7 +135,58 @@ std::shared_ptr<AudioFeatures> AudioStreamBuilder::finish() {
     std::vector<float>().swap(b);
   }
   mel_blocks_.clear();
+  mel_starts_.clear();
   return a;
+}
+
+void AudioStreamBuilder::update_ready() {
+  // Frame t also has to exist in the final track: t < ceil(n16 fps / sr) for
+  // the samples already produced (always implied by a complete window; kept as
+  // a guard for unusual front ends).
+  const int64_t frames_now = (n16_ * fe_.fps + fe_.sample_rate - 1) / fe_.sample_rate;
+  while (ready_ < frames_now && deform_window_start(ready_, fe_) + fe_.window_frames <= mel_next_) ++ready_;
+}
+
+std::shared_ptr<AudioFeatures> AudioStreamBuilder::window_features(int64_t t) const {
+  if (finished_ || t < 0 || t >= ready_)
+    throw Error(ErrorCode::InvalidArgument, "Expected a video frame whose audio window is complete (0 to " +
+                                                std::to_string(ready_ - 1) + ") but received " + std::to_string(t));
+  const int64_t start = deform_window_start(t, fe_);
+  const int64_t c0 = std::max<int64_t>(0, start), c1 = start + fe_.window_frames;  // c1 <= mel_next_
+  if (c0 < mel_origin_)
+    throw Error(ErrorCode::InvalidArgument, "The audio window of frame " + std::to_string(t) + " was discarded");
+  const int64_t M = fe_.n_mels;
+  auto a = std::make_shared<AudioFeatures>();
+  a->sample_count16k = n16_;
+  a->frame_count = t + 1;
+  a->n_mels = fe_.n_mels;
+  a->mel_frames = mel_next_;
+  a->mel_origin = c0;
+  a->logmel = Tensor::empty({std::max<int64_t>(0, c1 - c0), M});
+  // Blocks are in column order; the window is near the end, so search from the back.
+  for (size_t i = mel_blocks_.size(); i-- > 0 && c1 > c0;) {
+    const int64_t b0 = mel_starts_[i], b1 = b0 + static_cast<int64_t>(mel_blocks_[i].size()) / M;
+    const int64_t lo = std::max(b0, c0), hi = std::min(b1, c1);
+    if (hi > lo)
+      std::memcpy(a->logmel.data + (lo - c0) * M, mel_blocks_[i].data() + (lo - b0) * M,
+                  static_cast<size_t>((hi - lo) * M) * sizeof(float));
+    if (b0 <= c0) break;
+  }
+  return a;
+}
+
+void AudioStreamBuilder::discard_before_frame(int64_t t) {
+  if (finished_ || t <= 0) return;
+  const int64_t col = deform_window_start(t, fe_);
+  const int64_t M = fe_.n_mels;
+  size_t drop = 0;
+  while (drop < mel_blocks_.size() &&
+         mel_starts_[drop] + static_cast<int64_t>(mel_blocks_[drop].size()) / M <= col)
+    ++drop;
+  if (drop == 0) return;
+  mel_blocks_.erase(mel_blocks_.begin(), mel_blocks_.begin() + static_cast<std::ptrdiff_t>(drop));
+  mel_starts_.erase(mel_starts_.begin(), mel_starts_.begin() + static_cast<std::ptrdiff_t>(drop));
+  mel_origin_ = mel_starts_.empty() ? mel_next_ : mel_starts_.front();
 }
 
 }  // namespace s3d

@@ -37,7 +37,24 @@ class AudioStreamBuilder {
 
   int sample_rate() const { return rate_; }
   int64_t samples_pushed() const { return n_in_; }
+  int64_t samples16k() const { return n16_; }
   bool finished() const { return finished_; }
+  // Log-mel frames computed so far (final: identical to the finished track's).
+  int64_t mel_frames() const { return mel_next_; }
+
+  // Live rendering (ts/live.ts). Video frames [0, frames_ready()) can be
+  // rendered before the stream ends: every column of their deformation window
+  // (deform_window_start(t) + [0, window_frames)) is computed, so the window is
+  // the one the finished track gives. Monotone; 0 after finish().
+  int64_t frames_ready() const { return finished_ ? 0 : ready_; }
+  // Features holding only frame t's window (t < frames_ready(), else
+  // Error(InvalidArgument)): render_frame(..., *features, t, ...) renders
+  // exactly what it renders from the finished track.
+  std::shared_ptr<AudioFeatures> window_features(int64_t t) const;
+  // Frees the log-mel columns no frame >= t needs (before its window; whole
+  // computed blocks only). finish() then returns a track holding columns from
+  // mel_origin on, which renders frames >= t as the whole track does.
+  void discard_before_frame(int64_t t);
 
  private:
   void resample_ready(bool final);
@@ -63,7 +80,12 @@ class AudioStreamBuilder {
   std::vector<float> y_;
   int64_t y_origin_ = 0;
   int64_t mel_next_ = 0;                       // first frame not yet computed
-  std::vector<std::vector<float>> mel_blocks_;  // frames [0, mel_next_), in order
+  // Frames [mel_origin_, mel_next_) in order: block i starts at column mel_starts_[i].
+  std::vector<std::vector<float>> mel_blocks_;
+  std::vector<int64_t> mel_starts_;
+  int64_t mel_origin_ = 0;
+  int64_t ready_ = 0;  // frames_ready()
+  void update_ready();
 };
 
 }  // namespace s3d

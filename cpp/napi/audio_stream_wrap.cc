@@ -1,5 +1,6 @@
 #include "napi/audio_stream_wrap.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,19 +77,74 @@ Napi::Value AudioStreamCreate(const Napi::CallbackInfo& info) {
   });
 }
 
-// audioStreamPush(stream, samples: Float32Array (mono)): Promise<void>
+struct StreamStatus {
+  int64_t samples_pushed = 0, samples16k = 0, mel_frames = 0, frames_ready = 0;
+};
+
+StreamStatus status_of(const AudioStreamBuilder& b) {
+  return {b.samples_pushed(), b.samples16k(), b.mel_frames(), b.frames_ready()};
+}
+
+Napi::Object status_object(Napi::Env env, const StreamStatus& s) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("samplesPushed", Napi::Number::New(env, static_cast<double>(s.samples_pushed)));
+  o.Set("samples16k", Napi::Number::New(env, static_cast<double>(s.samples16k)));
+  o.Set("melFrames", Napi::Number::New(env, static_cast<double>(s.mel_frames)));
+  o.Set("framesReady", Napi::Number::New(env, static_cast<double>(s.frames_ready)));
+  return o;
+}
+
+// audioStreamPush(stream, samples: Float32Array (mono)): Promise<{ samplesPushed,
+// samples16k, melFrames, framesReady }> (the stream's state after the push)
 Napi::Value AudioStreamPush(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard(env, [&]() -> Napi::Value {
     auto samples = std::make_shared<std::vector<float>>(float_array(info, 1, "samples"));
     auto st = claim(env, info[0]);
+    auto status = std::make_shared<StreamStatus>();
     return PromiseWorker::Start(
         env, "s3d.audioStreamPush",
-        [st, samples] {
+        [st, samples, status] {
           Unbusy u{st.get()};
           st->builder->push(samples->data(), static_cast<int64_t>(samples->size()));
+          *status = status_of(*st->builder);
         },
-        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
+        [status](Napi::Env env) -> Napi::Value { return status_object(env, *status); });
+  });
+}
+
+// The stream behind a handle for a synchronous call: not disposed, finished or busy.
+std::shared_ptr<AudioStreamWrap::State> idle_stream(Napi::Env env, Napi::Value handle) {
+  auto st = claim(env, handle);
+  st->busy = false;
+  return st;
+}
+
+// audioStreamWindow(stream, frame): AudioHandle holding only frame `frame`'s
+// deformation window (frame < framesReady), with frameCount frame + 1:
+// renderFrame(session, identity, it, frame, pose) renders what the finished
+// track would. Synchronous (copies window_frames x n_mels floats).
+Napi::Value AudioStreamWindow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    auto st = idle_stream(env, info[0]);
+    const int64_t ready = st->builder->frames_ready();
+    if (ready <= 0) throw_invalid(env, "No video frame of the audio stream is ready yet");
+    const int64_t frame = integer_arg(info, 1, "frame", 0, ready - 1);
+    std::shared_ptr<AudioFeatures> f = st->builder->window_features(frame);
+    const int64_t frames = f->frame_count;
+    return AudioWrap::Wrap(env, std::move(f), st->engine, frames, st->builder->samples_pushed());
+  });
+}
+
+// audioStreamDiscard(stream, frame): frees the log-mel columns no frame >= `frame` needs.
+Napi::Value AudioStreamDiscard(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard(env, [&]() -> Napi::Value {
+    auto st = idle_stream(env, info[0]);
+    const int64_t frame = integer_arg(info, 1, "frame", 0, int64_t(1) << 53);
+    st->builder->discard_before_frame(std::min(frame, st->builder->frames_ready()));
+    return env.Undefined();
   });
 }
 
@@ -120,6 +176,8 @@ void register_audio_stream_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("audioStreamCreate", Napi::Function::New<AudioStreamCreate>(env, "audioStreamCreate"));
   exports.Set("audioStreamPush", Napi::Function::New<AudioStreamPush>(env, "audioStreamPush"));
   exports.Set("audioStreamFinish", Napi::Function::New<AudioStreamFinish>(env, "audioStreamFinish"));
+  exports.Set("audioStreamWindow", Napi::Function::New<AudioStreamWindow>(env, "audioStreamWindow"));
+  exports.Set("audioStreamDiscard", Napi::Function::New<AudioStreamDiscard>(env, "audioStreamDiscard"));
 }
 
 }  // namespace s3d::napi

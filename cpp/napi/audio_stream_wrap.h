@@ -1,7 +1,10 @@
 // JS handle for an audio track being built in chunks (audio/audio_stream.h):
 // audioStreamCreate(session, sampleRate) -> AudioStream,
-// audioStreamPush(stream, Float32Array) -> Promise<void> (resampling and the
-// log-mel frames it completes run on the libuv pool),
+// audioStreamPush(stream, Float32Array) -> Promise<status> (resampling and the
+// log-mel frames it completes run on the libuv pool; status: samplesPushed,
+// samples16k, melFrames, framesReady),
+// audioStreamWindow(stream, frame) -> AudioHandle of one ready frame's window,
+// audioStreamDiscard(stream, frame) (live rendering, ts/live.ts),
 // audioStreamFinish(stream) -> Promise<AudioHandle> (as prepareAudio's).
 // One push or finish at a time per stream; stream.dispose() drops the
 // partial track (a call in flight still completes).
