@@ -1,6 +1,7 @@
 // The s3d-nerf command line (bin/s3d-nerf.js): one photo + speech -> video.
 //
 //   s3d-nerf render --image PHOTO --audio SPEECH --out OUT.mp4|OUT.y4m|DIR/ [options]
+//   s3d-nerf live --image PHOTO [--out -|OUT.y4m|OUT.mp4] [options] < SPEECH   (./live.ts)
 //   s3d-nerf doctor [--backend auto|cpu|cuda] [--model PATH] [--json]   (./doctor.ts)
 //
 // Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (SIGINT/SIGTERM;
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findFfmpeg, ffmpegMissingReason } from '../audio-ffmpeg.js';
 import { DOCTOR_HELP, doctorReport, formatDoctor, parseDoctor } from './doctor.js';
+import { LIVE_HELP, parseLive, runLive } from './live.js';
 import { packageRoot } from '../native.js';
 import { offsetPose, orbitTrack, parsePoseTrack } from '../pose.js';
 import { createSessionWith, type BackendChoice } from '../session.js';
@@ -23,6 +25,8 @@ const NAME = 's3d-nerf';
 export class UsageError extends Error {}
 
 export interface CliIo {
+  /** Speech for `live` (default process.stdin). */
+  stdin?: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream;
   signal?: AbortSignal;
@@ -42,6 +46,8 @@ One portrait photo + speech -> talking-head video (S3D-NeRF, CPU engine).
 
 commands:
   render      render a video (${NAME} render --help)
+  live        speech on stdin -> frames as they are rendered, y4m on stdout
+              (| ffplay -) or a .y4m/.mp4 file (${NAME} live --help)
   doctor      check the installation: native binary, CPU/CUDA backends, model,
               1-frame timing (${NAME} doctor --help)
 
@@ -337,7 +343,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stdout.write(d.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctor(report));
       return report.ok ? 0 : 1;
     }
-    if (command !== 'render') throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: render, doctor; see ${NAME} --help)`);
+    if (command === 'live') {
+      const args = parseLive(rest, (msg) => new UsageError(msg));
+      if (args === 'help') {
+        io.stdout.write(LIVE_HELP);
+        return 0;
+      }
+      verbose = args.verbose;
+      await runLive(args, { stdin: io.stdin ?? process.stdin, stdout: io.stdout, stderr: io.stderr, ...(io.signal ? { signal: io.signal } : {}) });
+      return 0;
+    }
+    if (command !== 'render') throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: render, live, doctor; see ${NAME} --help)`);
     const args = parseRender(rest);
     if (args === 'help') {
       io.stdout.write(RENDER_HELP);

@@ -163,7 +163,7 @@ export function renderVideo(session: Session, identity: Identity, options: Rende
 }
 
 /** Drops a trailing odd row/column so 4:2:0 encoders accept the frame. */
-function evenSized(frame: PastedFrame, width: number, height: number): Frame<Uint8Array> {
+export function evenSized(frame: PastedFrame, width: number, height: number): Frame<Uint8Array> {
   if (frame.width === width && frame.height === height) return frame;
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; ++y) data.set(frame.data.subarray(y * frame.width * 3, (y * frame.width + width) * 3), y * width * 3);

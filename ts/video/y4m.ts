@@ -125,3 +125,69 @@ export function writeY4m(frames: FrameSource, options: Y4mOptions): Promise<Writ
   }
   return pump(frames, sink, options.signal);
 }
+
+export interface Y4mStreamOptions {
+  /** Frames per second (default 25). */
+  fps?: number;
+}
+
+/**
+ * A Y4M writer on an open byte stream (e.g. process.stdout, for `| ffplay -`):
+ * the header goes out with the first frame, each frame as soon as it is
+ * written (waiting for 'drain' when the stream is full). finish() does not end
+ * the stream; abort() stops writing. A stream error (EPIPE: the reader went
+ * away) rejects the write in progress and the next ones.
+ */
+export function openY4mStreamWriter(stream: NodeJS.WritableStream, options: Y4mStreamOptions = {}): FrameSink {
+  if (stream === null || typeof stream !== 'object' || typeof stream.write !== 'function')
+    throw new InvalidArgumentError('Expected a writable stream for stream');
+  const fps = expectFps(options.fps);
+  let first: { width: number; height: number } | undefined;
+  let count = 0;
+  let state: 'open' | 'done' | 'aborted' = 'open';
+  let failed: Error | undefined;
+  const onError = (err: Error): void => {
+    failed ??= err;
+  };
+  stream.on('error', onError);
+  const put = (chunk: Uint8Array | string): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (failed) return reject(failed);
+      const ok = stream.write(chunk);
+      if (ok) return resolve();
+      const done = (): void => {
+        stream.off('drain', done);
+        stream.off('error', done);
+        if (failed) reject(failed);
+        else resolve();
+      };
+      stream.on('drain', done);
+      stream.on('error', done);
+    });
+  return {
+    async write(frame) {
+      if (state !== 'open') throw new InvalidArgumentError(`The Y4M writer is ${state === 'done' ? 'finished' : 'aborted'}`);
+      const f = framePixels(frame, count);
+      if (!first) {
+        first = { width: f.width, height: f.height };
+        await put(y4mHeader(f.width, f.height, fps));
+      } else sameSize(first, f, count);
+      // A fresh buffer per frame: the stream may still hold the previous one.
+      const planes = rgbToI420(f.data, f.width, f.height);
+      await put(FRAME_TAG);
+      await put(planes);
+      ++count;
+    },
+    async finish() {
+      if (state !== 'open') throw new InvalidArgumentError(`The Y4M writer is ${state === 'done' ? 'finished' : 'aborted'}`);
+      if (!first) throw new InvalidArgumentError('Expected at least one frame to write but received none');
+      state = 'done';
+      stream.off('error', onError);
+      return { path: '-', frameCount: count, width: first.width, height: first.height, fps, duration: count / fps };
+    },
+    async abort() {
+      if (state === 'open') state = 'aborted';
+      stream.off('error', onError);
+    },
+  };
+}
