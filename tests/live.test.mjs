@@ -431,6 +431,16 @@ describe('live rendering', () => {
     const msg = 'Expected whole samples but the raw audio ended with 1 byte that is not a whole 2-byte s16le sample (3201 bytes in all)';
     await assert.rejects(p1, { name: 'InputAudioError', message: msg });
     await assert.rejects(consume(odd), { name: 'InputAudioError', message: msg });
+    // Not awaited: the error comes through the iterator, and is no unhandled rejection.
+    const unhandled = [];
+    const onUnhandled = (err) => unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    const loose = session.live(identity);
+    loose.pipeFrom(Readable.from([Buffer.alloc(5)]), { format: 'f32le', sampleRate: 16000 });
+    await assert.rejects(consume(loose), /ended with 1 byte that is not a whole 4-byte f32le sample/);
+    await sleep(20);
+    process.off('unhandledRejection', onUnhandled);
+    assert.deepEqual(unhandled, []);
     // Not a WAV.
     const notWav = session.live(identity);
     await assert.rejects(notWav.pipeFrom(Readable.from([Buffer.from('ID3\x03 this is an mp3')])), /Expected a WAV stream \(RIFF\/WAVE\) for audio but received bytes starting with "ID3"/);

@@ -151,6 +151,12 @@ class Timings {
   }
 }
 
+/** Marks a promise's rejection as handled (it is also reported elsewhere) and returns it. */
+function handled<R>(p: Promise<R>): Promise<R> {
+  p.catch(() => {});
+  return p;
+}
+
 interface PendingChunk {
   samples: Float32Array;
   resolve: () => void;
@@ -263,9 +269,13 @@ export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implem
    * after end()), InputAudioError (a non-finite sample, counted from the start
    * of the stream: nothing of the chunk is kept and the stream goes on; a rate
    * outside the range, or another rate than the first push's), AbortError,
-   * DisposedError (after close()), or the error that stopped the stream.
+   * DisposedError (after close()), or the error that stopped the stream
+   * (those two also reach the iterator and are marked handled).
    */
   push(samples: Float32Array, sampleRate: number): Promise<void> {
+    // A stream that failed or was closed reports that through the iterator too:
+    // such rejections are marked handled (awaiting still sees them).
+    if (this.#error || this.#closed) return handled(Promise.reject(this.#error ?? new DisposedError('The live stream is closed: push() is not possible')));
     try {
       this.#checkOpen('push()');
       if (!(samples instanceof Float32Array))
@@ -295,10 +305,12 @@ export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implem
     this.#firstPushAt ??= now;
     this.#samplesIn += samples.length;
     this.#arrivals.push({ end: this.#samplesIn, at: now });
-    return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ samples: samples.slice(), resolve, reject });
-      this.#feed();
-    });
+    return handled(
+      new Promise<void>((resolve, reject) => {
+        this.#pending.push({ samples: samples.slice(), resolve, reject });
+        this.#feed();
+      }),
+    );
   }
 
   /**
@@ -306,15 +318,15 @@ export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implem
    * last frames render. Resolves with the number of frames of the video (as
    * prepareAudio's frameCount for the same audio) once the track is finished
    * (not when the frames are consumed: keep iterating). Idempotent. Rejects
-   * with InputAudioError when no sample was pushed.
+   * with InputAudioError when no sample was pushed. Like pipeFrom's, its
+   * rejection also reaches the iterator and need not be awaited.
    */
   end(): Promise<number> {
     if (this.#endPromise) return this.#endPromise;
     if (this.#error) return Promise.reject(this.#error);
     if (this.#closed) return Promise.reject(new DisposedError('The live stream is closed'));
     this.#ended = true;
-    this.#endPromise = this.#finish();
-    this.#endPromise.catch(() => {}); // also reported through the iterator
+    this.#endPromise = handled(this.#finish()); // also reported through the iterator
     return this.#endPromise;
   }
 
@@ -337,9 +349,15 @@ export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implem
    * mode a slow consumer slows the reading); then end() unless
    * `end: false`. format 'wav' (default) or raw 'f32le' / 's16le' with
    * sampleRate (and channels). A malformed stream fails the live stream too.
-   * Resolves with the samples read and their rate.
+   * Resolves with the samples read and their rate. Its errors also reach the
+   * iterator, so it need not be awaited (an unawaited rejection is not an
+   * unhandled one).
    */
-  async pipeFrom(source: ByteSource, options?: DecodeAudioStreamOptions & { end?: boolean }): Promise<{ samples: number; sampleRate: number }> {
+  pipeFrom(source: ByteSource, options?: DecodeAudioStreamOptions & { end?: boolean }): Promise<{ samples: number; sampleRate: number }> {
+    return handled(this.#pipe(source, options));
+  }
+
+  async #pipe(source: ByteSource, options?: DecodeAudioStreamOptions & { end?: boolean }): Promise<{ samples: number; sampleRate: number }> {
     const { end = true, ...decode } = (options ?? {}) as DecodeAudioStreamOptions & { end?: boolean };
     let samples = 0;
     let rate = 0;

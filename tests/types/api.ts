@@ -13,6 +13,8 @@ import {
   type Session,
   type SessionOptions,
   type CpuFeatures,
+  type LiveFrame,
+  type LiveStats,
 } from 's3d-nerf';
 
 export async function usage(): Promise<void> {
@@ -39,6 +41,25 @@ export async function usage(): Promise<void> {
       void e.code;
     }
   }
+
+  // Live rendering: uint8 frames by default, float32 on request.
+  const live = session.live(identity, { backpressure: 'drop', maxBuffered: 2, pose: (i: number) => poseFromAngles({ yaw: i }) });
+  await live.push(new Float32Array(640), 16000);
+  const count: number = await live.end();
+  for await (const lf of live) {
+    const l: LiveFrame<Uint8Array> = lf;
+    void (l.index + l.latencyMs + l.renderMs + l.dropped + count);
+  }
+  const stats: LiveStats = live.stats;
+  void stats.latencyMs?.p95;
+  const liveF = session.live(identity, { format: 'float32' });
+  await liveF.pipeFrom(new ReadableStream<Uint8Array>(), { format: 's16le', sampleRate: 16000 });
+  for await (const lf of liveF) {
+    const d: Float32Array = lf.data;
+    void d;
+  }
+  // @ts-expect-error: 'block' is not a backpressure mode
+  session.live(identity, { backpressure: 'block' });
 
   // @ts-expect-error: 'metal' is not a backend
   await createSession({ backend: 'metal' });
