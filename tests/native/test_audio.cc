@@ -257,6 +257,63 @@ static void test_stream(ThreadPool& pool) {
   }
 }
 
+// Live rendering: windows of ready frames (AudioStreamBuilder::window_features)
+// equal the finished track's windows, frames_ready() is exact, and a track
+// finished after discarding columns still gives every later frame's window.
+static void test_stream_windows(ThreadPool& pool) {
+  std::printf("streaming windows (live rendering)\n");
+  AudioFrontEnd fe;
+  const int W = fe.window_frames, M = fe.n_mels;
+  for (int rate : {16000, 44100}) {
+    const int64_t n = rate * 2 + 333;
+    const std::vector<float> x = test_signal(n, rate, static_cast<uint32_t>(rate + 5));
+    auto ref = compute_audio_features(&pool, x.data(), n, rate, fe);
+    std::vector<float> want(static_cast<size_t>(W) * M), got(want.size());
+    AudioStreamBuilder b(&pool, rate, fe);
+    std::mt19937 rng(static_cast<uint32_t>(rate));
+    std::uniform_int_distribution<int64_t> ud(1, rate / 20);
+    int64_t next = 0, last_ready = 0;
+    bool windows_ok = true, ready_exact = true, monotone = true;
+    for (int64_t p = 0; p < n;) {
+      const int64_t k = std::min(n - p, ud(rng));
+      b.push(x.data() + p, k);
+      p += k;
+      const int64_t ready = b.frames_ready();
+      monotone &= ready >= last_ready;
+      last_ready = ready;
+      // Ready means: every column of the window is computed, and not one frame more.
+      if (ready > 0) ready_exact &= deform_window_start(ready - 1, fe) + W <= b.mel_frames();
+      ready_exact &= deform_window_start(ready, fe) + W > b.mel_frames() || ready >= ref->frame_count;
+      for (; next < ready; ++next) {
+        auto w = b.window_features(next);
+        deform_window(*w, next, fe, got.data());
+        deform_window(*ref, next, fe, want.data());
+        windows_ok &= std::memcmp(got.data(), want.data(), sizeof(float) * want.size()) == 0;
+        b.discard_before_frame(next + 1);
+      }
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%d Hz: windows of %lld ready frames bit-identical to the finished track's", rate,
+                  static_cast<long long>(next));
+    check(windows_ok && next > 0, buf);
+    check(ready_exact && monotone, "frames_ready: exactly the frames whose window is computed, monotone");
+    expect_error("window not ready", ErrorCode::InvalidArgument, "audio window is complete",
+                 [&] { b.window_features(b.frames_ready()); });
+    auto a = b.finish();
+    check(a->frame_count == ref->frame_count && a->mel_frames == ref->mel_frames && a->mel_origin > 0 &&
+              a->logmel.dim(0) == a->mel_frames - a->mel_origin,
+          "finished after discarding: same counts, columns from mel_origin on");
+    bool tail_ok = true;
+    for (int64_t t = next; t < ref->frame_count; ++t) {
+      deform_window(*a, t, fe, got.data());
+      deform_window(*ref, t, fe, want.data());
+      tail_ok &= std::memcmp(got.data(), want.data(), sizeof(float) * want.size()) == 0;
+    }
+    check(tail_ok && next < ref->frame_count, "the last frames' windows from the trimmed track");
+    expect_error("discarded column", ErrorCode::Internal, "not held", [&] { deform_window(*a, 0, fe, got.data()); });
+  }
+}
+
 static void bench(ThreadPool& pool) {
   std::printf("timing (%d threads)\n", pool.size());
   AudioFrontEnd fe;
@@ -297,6 +354,7 @@ int main(int argc, char** argv) {
     test_fixture(pool, path);
     test_errors(pool);
     test_stream(pool);
+    test_stream_windows(pool);
     bench(pool);
   } catch (const std::exception& e) {
     std::printf("FAIL: exception: %s\n", e.what());
