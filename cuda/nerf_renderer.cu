@@ -80,6 +80,7 @@ inline int up16(int k) { return (k + 15) / 16 * 16; }
 struct Layout {
   int res, Nc, Ni, S, F, C, cm, gh, gw, freqs, pe, in_dim, din, h0, h1, h2, hd, n_rays, RB;
   float near_, far_, focal;
+  float qs[3];  // plane_scale
   float m[12];  // rows 0..2 of the ray transform
   int ray_stride, r_dep, r_w, r_cdf, r_merged, r_order, r_bs;
   int o_ray, o_res, ldr, o_pts, o_pts2, o_a, o_x3, o_x2, o_ah, o_cf, ldcf, total;
@@ -95,6 +96,7 @@ Layout make_layout(const CudaNerfDims& d, int RB, bool tc, int kp_max, int np_ma
   L.h0 = d.h0; L.h1 = d.h1; L.h2 = d.h2; L.hd = d.decoder_hidden;
   L.n_rays = L.res * L.res; L.RB = RB;
   L.near_ = d.ray_near; L.far_ = d.ray_far; L.focal = d.focal;
+  for (int k = 0; k < 3; ++k) L.qs[k] = d.plane_scale[k];
   // ray area
   L.r_dep = 4;
   L.r_w = L.r_dep + L.S;
@@ -291,7 +293,7 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
       pts[tid * 3 + 2] = z;
     }
     __syncthreads();
-    // b. deform input row: [x, sin/cos(x * float(pi 2^k)) ..., F_cm(2x, 2y)]
+    // b. deform input row: [x, sin/cos(x * float(pi 2^k)) ..., F_cm(qs0 x, qs1 y)]
     for (int i = tid; i < kTile * L.in_dim; i += blockDim.x) {
       const int p = i / L.in_dim, j = i - p * L.in_dim;
       const float* x = pts + p * 3;
@@ -304,7 +306,7 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
         const float a = __fmul_rn(x[m < 3 ? m : m - 3], mult);
         v = m < 3 ? sinf(a) : cosf(a);
       } else {
-        v = bilinear<float>(P.cm, L.gh, L.gw, L.cm, 2.f * x[0], 2.f * x[1], j - L.pe);
+        v = bilinear<float>(P.cm, L.gh, L.gw, L.cm, L.qs[0] * x[0], L.qs[1] * x[1], j - L.pe);
       }
       A[p * L.ld_in + j] = v;
     }
@@ -324,7 +326,7 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
       const int C4 = 4 * L.C;
       for (int i = tid; i < kTile * C4; i += blockDim.x) {
         const int p = i / C4, q = i - p * C4, l = q / L.C, c = q - l * L.C;
-        const float q0 = 2.f * pts2[p * 3], q1 = 2.f * pts2[p * 3 + 1], q2 = 2.f * pts2[p * 3 + 2];
+        const float q0 = L.qs[0] * pts2[p * 3], q1 = L.qs[1] * pts2[p * 3 + 1], q2 = L.qs[2] * pts2[p * 3 + 2];
         const int h = L.lh[l], w = L.lw[l];
         const PT* base = static_cast<const PT*>(P.planes[l]);
         const long long plane = static_cast<long long>(h) * w * L.C;

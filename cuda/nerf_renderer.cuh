@@ -29,6 +29,7 @@ struct CudaNerfDims {
   int h0 = 128, h1 = 64, h2 = 32;  // deform_hidden
   int decoder_hidden = 64;
   float ray_near = 2.25f, ray_far = 3.3f, focal = 4.2647f, cam_radius = 2.7f;
+  float plane_scale[3] = {2.f, 2.f, 2.f};  // point -> plane / F_cm grid coordinates (ModelConfig::plane_scale)
 
   int pe_dim() const { return 3 + 6 * pe_freqs; }
   int deform_in() const { return pe_dim() + cm_channels + audio_code; }

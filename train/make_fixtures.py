@@ -106,7 +106,7 @@ def build(out_dir: str) -> None:
         dx = model.deform(pts[None], cm, code)
         add("deform", {"points": pts, "cm": cm[0], "code": code[0]}, {"delta": dx[0]})
 
-        sig, feat = model.decoder(sample_triplanes(feats, pts[None], cfg.plane_channels))
+        sig, feat = model.decoder(sample_triplanes(feats, pts[None], cfg.plane_channels, cfg.plane_scale))
         add("triplane_decode", dict(planes, points=pts), {"sigma": sig[0], "feat": feat[0]})
 
         r, s = 50, 13

@@ -75,10 +75,10 @@ class TrainableS3DNeRF(S3DNeRF):
             dx = self.deform(x, cm, code) if self.use_deform else torch.zeros_like(x)
             p, nb = x + dx, ident.planes[0].shape[0]
             if p.shape[0] != nb:  # T frames share their source's planes: (B*T,N,3) -> (B,T*N,3)
-                f = sample_triplanes(ident.planes, p.reshape(nb, -1, 3), self.cfg.plane_channels)
+                f = sample_triplanes(ident.planes, p.reshape(nb, -1, 3), self.cfg.plane_channels, self.cfg.plane_scale)
                 f = f.reshape(p.shape[0], p.shape[1], -1)
             else:
-                f = sample_triplanes(ident.planes, p, self.cfg.plane_channels)
+                f = sample_triplanes(ident.planes, p, self.cfg.plane_channels, self.cfg.plane_scale)
             sigma, feat = self.decoder(f)
             return sigma, feat, dx
 

@@ -51,6 +51,13 @@ export interface ModelConfig {
    * for model files exported before the field existed.
    */
   readonly sr_hide_below: number;
+  /**
+   * Half-size e of the tri-plane box [-e, e]^3, and whether plane y points down: a point
+   * p samples the planes and the F_cm map at p / e (y negated when `plane_y_down`), so
+   * the XY plane lines up with the source image. Older model files: 0.5 and false.
+   */
+  readonly plane_extent: number;
+  readonly plane_y_down: boolean;
   readonly audio: AudioFrontEndConfig;
 }
 

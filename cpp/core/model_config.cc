@@ -113,6 +113,19 @@ ModelConfig parse_model_config(const std::string& json) {
       config_error("Expected a number in [0, 1) for config.sr_hide_below but received " + json_preview(*v));
     c.sr_hide_below = static_cast<float>(d);
   }
+  c.plane_extent = 0.5f;
+  if (const JsonValue* v = root.find("plane_extent")) {
+    const double d = v->is_number() ? v->as_number() : -1;
+    if (!(d > 0 && d <= 100))
+      config_error("Expected a number in (0, 100] for config.plane_extent but received " + json_preview(*v));
+    c.plane_extent = static_cast<float>(d);
+  }
+  c.plane_y_down = false;
+  if (const JsonValue* v = root.find("plane_y_down")) {
+    if (!v->is_bool())
+      config_error("Expected true or false for config.plane_y_down but received " + json_preview(*v));
+    c.plane_y_down = v->as_bool();
+  }
   const JsonValue& audio = get_field(root, "audio", P);
   if (!audio.is_object())
     config_error("Expected an object for config.audio but received " + json_preview(audio));
@@ -184,6 +197,8 @@ std::string model_config_to_json(const ModelConfig& c) {
   o.set("sr_mid_channels", JsonValue::number(c.sr_mid_channels));
   o.set("sr_out_channels", JsonValue::number(c.sr_out_channels));
   o.set("sr_hide_below", json_float(c.sr_hide_below));
+  o.set("plane_extent", json_float(c.plane_extent));
+  o.set("plane_y_down", JsonValue::boolean(c.plane_y_down));
   o.set("audio", std::move(a));
   return to_json(o);
 }

@@ -1,6 +1,7 @@
 // Model hyper-parameters. Mirrors train/s3d_nerf/config.py field for field;
 // it travels as JSON in the safetensors metadata under key "config".
 #pragma once
+#include <array>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,15 @@ struct ModelConfig {
   // >= sr_hide_below * image_size, so the mouth must come through the NeRF.
   // In [0, 1); 0 = off. Absent from older model files: parsed as 0 there.
   float sr_hide_below = 0.58f;
+  // Tri-plane box [-e, e]^3 and orientation (config.py explains the choice): a point p
+  // samples the planes and the F_cm map at q = p * plane_scale(). Absent from older
+  // model files, which mean e = 0.5, y up (q = 2p): parsed so there.
+  float plane_extent = 0.3166f;
+  bool plane_y_down = true;
+  std::array<float, 3> plane_scale() const {
+    const float s = 1.f / plane_extent;
+    return {s, plane_y_down ? -s : s, s};
+  }
 
   AudioFrontEnd audio;
 

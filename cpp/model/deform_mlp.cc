@@ -166,7 +166,8 @@ DeformMlp::DeformMlp(const Weights& w, const ModelConfig& cfg)
       code_(cfg.audio_code),
       h0_(cfg.deform_hidden.at(0)),
       h1_(cfg.deform_hidden.at(1)),
-      h2_(cfg.deform_hidden.at(2)) {
+      h2_(cfg.deform_hidden.at(2)),
+      scale_(cfg.plane_scale()) {
   const int din = cfg.deform_in();
   in_stride_ = (in_dim() + 15) / 16 * 16;
   const Tensor& w1 = w.get("deform.e1.weight", {h0_, din});
@@ -216,7 +217,8 @@ void DeformMlp::fill_inputs(int n, const float* xs, int xs_stride, const Tensor&
   const int gh = static_cast<int>(cm_hwc.dim(0)), gw = static_cast<int>(cm_hwc.dim(1));
   for (int i = 0; i < n; ++i) {
     const float* x = xs + static_cast<int64_t>(i) * xs_stride;
-    sample_map_hwc(cm_hwc.data, gh, gw, cm_, 2.f * x[0], 2.f * x[1], zeros_.data(),
+    // F_cm is image-aligned like the XY plane: same point -> grid mapping.
+    sample_map_hwc(cm_hwc.data, gh, gw, cm_, scale_[0] * x[0], scale_[1] * x[1], zeros_.data(),
                    in + static_cast<int64_t>(i) * in_stride_ + pe_dim_);
   }
 }

@@ -47,6 +47,7 @@ class DeformMlp {
 
  private:
   int pe_dim_, freqs_, cm_, code_, h0_, h1_, h2_, in_stride_;
+  std::array<float, 3> scale_;  // point -> F_cm grid coordinates (x, y used)
   Tensor e1_code_w_;  // (h0, A): the code columns of e1.weight
   Tensor e1_bias_;
   PackedMatrix e1_, e2_, e3_, d1_, d2_, d3_;

@@ -72,7 +72,7 @@ struct Engine::Impl {
     auto t2 = Clock::now();
     net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half);  // same mask: it cuts the mouth hole
     t.sr_source_ms = ms_since(t2);
-    st->planes = planes_from_hwc(feats, net->cfg.plane_channels);
+    st->planes = planes_from_hwc(feats, net->cfg.plane_channels, net->cfg.plane_scale());
     st->pose_src = pose;
     t.total_ms = ms_since(t0);
     {

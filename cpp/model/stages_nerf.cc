@@ -37,7 +37,7 @@ Planes planes_input(const ModelConfig& cfg, const TensorMap& in) {
   int64_t size = cfg.image_size / 2;
   for (int l = 0; l < 4; ++l, size /= 2)
     hwc[l] = chw_to_hwc(stage_input(in, "f" + std::to_string(l), {cfg.pyramid_channels(), size, size}));
-  return planes_from_hwc(hwc, cfg.plane_channels);
+  return planes_from_hwc(hwc, cfg.plane_channels, cfg.plane_scale());
 }
 
 Tensor cm_input(const ModelConfig& cfg, const TensorMap& in) {

@@ -15,10 +15,11 @@
 
 namespace s3d {
 
-Planes planes_from_hwc(const std::array<Tensor, 4>& hwc, int C) {
+Planes planes_from_hwc(const std::array<Tensor, 4>& hwc, int C, const std::array<float, 3>& scale) {
   if (C <= 0) throw Error(ErrorCode::Internal, "planes_from_hwc: plane channels must be positive");
   Planes p;
   p.C = C;
+  p.scale = scale;
   p.zeros.assign(static_cast<size_t>(C) + 16, 0.f);
   for (int l = 0; l < 4; ++l) {
     const Tensor& t = hwc[l];
@@ -73,7 +74,7 @@ inline void bilinear_taps(const float* map, int h, int w, int C, float gx, float
 }
 
 inline void level_taps(const Planes& P, int l, const float* pt, Taps taps[3]) {
-  const float q0 = 2.f * pt[0], q1 = 2.f * pt[1], q2 = 2.f * pt[2];
+  const float q0 = P.scale[0] * pt[0], q1 = P.scale[1] * pt[1], q2 = P.scale[2] * pt[2];
   const int h = P.h(l), w = P.w(l), C = P.C;
   const float* base = P.levels[l].data;
   const int64_t plane = static_cast<int64_t>(h) * w * C;

@@ -17,6 +17,7 @@ struct Planes {
   int C = 0;                     // channels per plane
   std::array<Tensor, 4> levels;  // (3, h, w, C) each
   std::vector<float> zeros;      // C zeros (+ padding): target of out-of-range taps
+  std::array<float, 3> scale = {2.f, 2.f, 2.f};  // point -> grid coordinates (ModelConfig::plane_scale)
 
   bool empty() const { return C == 0; }
   int h(int l) const { return static_cast<int>(levels[l].dim(1)); }
@@ -24,7 +25,7 @@ struct Planes {
 };
 
 // From the encoder's channel-last levels (h, w, 3C), plane k = channels [kC, (k+1)C).
-Planes planes_from_hwc(const std::array<Tensor, 4>& hwc, int C);
+Planes planes_from_hwc(const std::array<Tensor, 4>& hwc, int C, const std::array<float, 3>& scale);
 
 // One bilinear sample of a channel-last map (h, w, C) at grid coordinates
 // (gx, gy) in [-1, 1] (gx along w): out[C] = sample. `zeros` must hold C zeros.

@@ -122,7 +122,7 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
     hwc[l] = Tensor::empty({size, size, cfg.pyramid_channels()});
     for (int64_t i = 0; i < hwc[l].numel(); ++i) hwc[l].data[i] = nd(rng);
   }
-  Planes planes = planes_from_hwc(hwc, cfg.plane_channels);
+  Planes planes = planes_from_hwc(hwc, cfg.plane_channels, cfg.plane_scale());
   in.cm = Tensor::empty({cfg.slot_grid(), cfg.slot_grid(), cfg.cm_channels});
   for (int64_t i = 0; i < in.cm.numel(); ++i) in.cm.data[i] = nd(rng);
   in.code.resize(cfg.audio_code);
@@ -147,6 +147,7 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
   d.ray_far = cfg.ray_far;
   d.focal = cfg.focal;
   d.cam_radius = cfg.cam_radius;
+  for (int k = 0; k < 3; ++k) d.plane_scale[k] = cfg.plane_scale()[k];
   auto g = [&](const std::string& n, const Shape& s) { return w.get(n, s).data; };
   const int h0 = d.h0, h1 = d.h1, h2 = d.h2;
   sc::NerfHostWeights hw{g("deform.e1.weight", {h0, cfg.deform_in()}), g("deform.e1.bias", {h0}),

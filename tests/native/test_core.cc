@@ -528,6 +528,16 @@ static void test_model_config() {
   CHECK_EQ(parse_model_config(remove_key(js, "sr_hide_below")).sr_hide_below, 0.f);
   CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0))).sr_hide_below, 0.f);
   CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0.5))).sr_hide_below, 0.5f);
+  // Tri-plane box: written, read back, and absent = the first design (e 0.5, y up: q = 2p).
+  CHECK_EQ(c.plane_extent, 0.3166f);
+  CHECK(c.plane_y_down);
+  CHECK(c.plane_scale()[1] < 0.f && c.plane_scale()[0] > 3.15f && c.plane_scale()[0] < 3.16f);
+  {
+    const ModelConfig old = parse_model_config(remove_key(remove_key(js, "plane_extent"), "plane_y_down"));
+    CHECK_EQ(old.plane_extent, 0.5f);
+    CHECK(!old.plane_y_down);
+    CHECK(old.plane_scale() == (std::array<float, 3>{2.f, 2.f, 2.f}));
+  }
   CHECK(js.find("\"audio\":{\"kind\":\"logmel\",\"sample_rate\":16000,") != std::string::npos);
 
   // A config as the Python exporter writes it (json.dumps(asdict(cfg)), spaces,
@@ -551,6 +561,8 @@ static void test_model_config() {
   CHECK_EQ(t.ray_far, 3.3f);
   CHECK(t.deform_hidden == std::vector<int>({32, 16, 8}));
   CHECK_EQ(t.sr_hide_below, 0.f);  // absent
+  CHECK_EQ(t.plane_extent, 0.5f);   // absent
+  CHECK(!t.plane_y_down);
 
   using J = JsonValue;
   struct Case {
@@ -581,6 +593,9 @@ static void test_model_config() {
       {mutate(js, "focal", J::number(1e300)), "config.focal"},
       {mutate(js, "lrelu_slope", J::number(1.5)), "Expected a number between 0 and 1 for config.lrelu_slope but received 1.5"},
       {mutate(js, "sr_hide_below", J::number(1.5)), "Expected a number in [0, 1) for config.sr_hide_below but received 1.5"},
+      {mutate(js, "plane_extent", J::number(0)), "Expected a number in (0, 100] for config.plane_extent but received 0"},
+      {mutate(js, "plane_extent", J::string("1")), "Expected a number in (0, 100] for config.plane_extent but received \"1\""},
+      {mutate(js, "plane_y_down", J::number(1)), "Expected true or false for config.plane_y_down but received 1"},
       {mutate(js, "sr_hide_below", J::number(1)), "Expected a number in [0, 1) for config.sr_hide_below but received 1"},
       {mutate(js, "sr_hide_below", J::number(-0.1)), "Expected a number in [0, 1) for config.sr_hide_below but received -0.1"},
       {mutate(js, "sr_hide_below", J::string("0.5")), "Expected a number in [0, 1) for config.sr_hide_below but received \"0.5\""},

@@ -65,10 +65,10 @@ static const Tensor& fx(const SafetensorsFile& f, const std::string& name) {
   return it->second;
 }
 
-static Planes planes_of(const SafetensorsFile& f, const std::string& stage, int C) {
+static Planes planes_of(const SafetensorsFile& f, const std::string& stage, const ModelConfig& cfg) {
   std::array<Tensor, 4> hwc;
   for (int l = 0; l < 4; ++l) hwc[l] = chw_to_hwc(fx(f, stage + "/in/f" + std::to_string(l)));
-  return planes_from_hwc(hwc, C);
+  return planes_from_hwc(hwc, cfg.plane_channels, cfg.plane_scale());
 }
 
 static Mat4 mat_of(const Tensor& t) {
@@ -128,7 +128,7 @@ static void test_stages(const std::string& model_path, const std::string& stages
     check_tensor("deform/delta", dx, fx(st, "deform/out/delta"));
   }
   {  // triplane_decode
-    const Planes planes = planes_of(st, "triplane_decode", cfg.plane_channels);
+    const Planes planes = planes_of(st, "triplane_decode", cfg);
     const Tensor& pts = fx(st, "triplane_decode/in/points");
     const int n = static_cast<int>(pts.dim(0));
     Tensor feats = Tensor::empty({n, cfg.point_feat()});
@@ -179,7 +179,7 @@ static void test_stages(const std::string& model_path, const std::string& stages
     check(std::equal(order, order + 8, want), "merge_order is a stable sort (first set wins ties)");
   }
   {  // nerf, end to end
-    const Planes planes = planes_of(st, "nerf", cfg.plane_channels);
+    const Planes planes = planes_of(st, "nerf", cfg);
     const Tensor cm = chw_to_hwc(fx(st, "nerf/in/cm"));
     NerfProfile prof;
     const Tensor img = renderer.render(pool, planes, cm, fx(st, "nerf/in/code").data, mat_of(fx(st, "nerf/in/pose_src")),
@@ -207,7 +207,7 @@ static void bench(const std::string& path, int threads, int reps) {
     hwc[l] = Tensor::empty({size, size, cfg.pyramid_channels()});
     for (int64_t i = 0; i < hwc[l].numel(); ++i) hwc[l].data[i] = nd(rng);
   }
-  const Planes planes = planes_from_hwc(hwc, cfg.plane_channels);
+  const Planes planes = planes_from_hwc(hwc, cfg.plane_channels, cfg.plane_scale());
   Tensor cm = Tensor::empty({cfg.slot_grid(), cfg.slot_grid(), cfg.cm_channels});
   for (int64_t i = 0; i < cm.numel(); ++i) cm.data[i] = nd(rng);
   std::vector<float> code(cfg.audio_code);

@@ -48,6 +48,15 @@ class ModelConfig:
     ray_far: float = 3.3
     focal: float = 4.2647
     cam_radius: float = 2.7
+    # Tri-plane box [-e, e]^3 and its orientation [ours]. e = cam_radius / (2 focal)
+    # and y pointing down make the XY plane (and the F_cm map) line up with the encoder's
+    # pixel grid under the frontal camera: the point seen at pixel (u, v) is sampled at
+    # the same (u, v) of the plane. A conv encoder cannot learn a vertical flip or a
+    # 0.63x rescale of its own output; with e = 0.5 and y up (the first design, still
+    # what model files without these keys mean) the face used the middle third of each
+    # plane, upside down.
+    plane_extent: float = 0.3166
+    plane_y_down: bool = True
     sr_source_channels: List[int] = field(default_factory=lambda: [32, 64])
     sr_mid_channels: int = 128
     sr_out_channels: int = 64
@@ -55,6 +64,12 @@ class ModelConfig:
     audio: AudioConfig = field(default_factory=AudioConfig)
 
     # derived sizes
+    @property
+    def plane_scale(self) -> tuple:
+        """World point -> plane grid coordinates in [-1, 1]: q = p * plane_scale."""
+        s = 1.0 / self.plane_extent
+        return (s, -s if self.plane_y_down else s, s)
+
     @property
     def pyramid_channels(self) -> int:
         return 3 * self.plane_channels
@@ -92,6 +107,7 @@ class ModelConfig:
         assert len(self.deform_hidden) == 3 and len(self.sr_source_channels) == 2
         assert self.ray_near < self.ray_far
         assert 0.0 <= self.sr_hide_below < 1.0
+        assert self.plane_extent > 0
         return self
 
     def to_json(self) -> str:
@@ -101,7 +117,9 @@ class ModelConfig:
     def from_json(text: str) -> "ModelConfig":
         d = json.loads(text)
         d["audio"] = AudioConfig(**d["audio"])
-        d.setdefault("sr_hide_below", 0.0)  # models exported before it existed
+        d.setdefault("sr_hide_below", 0.0)  # models exported before these existed
+        d.setdefault("plane_extent", 0.5)
+        d.setdefault("plane_y_down", False)
         return ModelConfig(**d).validate()
 
 

@@ -29,6 +29,7 @@ class DeformationField(nn.Module):
         super().__init__()
         h0, h1, h2 = cfg.deform_hidden
         self.freqs = cfg.pe_freqs
+        self.scale = cfg.plane_scale[:2]  # F_cm is image-aligned like the XY plane
         self.e1 = nn.Linear(cfg.deform_in, h0)
         self.e2 = nn.Linear(h0, h1)
         self.e3 = nn.Linear(h1, h2)
@@ -40,7 +41,7 @@ class DeformationField(nn.Module):
 
     def forward(self, xs: torch.Tensor, cm: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """xs (B,N,3) source-frame points; cm (B,C,g,g); code (B,A) -> dx (B,N,3)."""
-        fcm = sample_map(cm, 2 * xs[..., :2])
+        fcm = sample_map(cm, xs[..., :2] * torch.tensor(self.scale, dtype=xs.dtype, device=xs.device))
         x = torch.cat([positional_encoding(xs, self.freqs), fcm, code[:, None].expand(-1, xs.shape[1], -1)], -1)
         a = F.relu(self.e1(x))
         b = F.relu(self.e2(a))

@@ -69,10 +69,10 @@ class HierarchicalEncoder(nn.Module):
         return feats
 
 
-def plane_coords(p: torch.Tensor):
+def plane_coords(p: torch.Tensor, scale):
     """Grid coordinates (B,N,2) for the XY, XZ, YZ planes of points p (B,N,3) in the
-    source frame; planes span the box [-0.5, 0.5]^3, so coordinates are 2*p."""
-    q = 2 * p
+    source frame: q = p * scale (ModelConfig.plane_scale), planes span q in [-1, 1]^3."""
+    q = p * torch.tensor(scale, dtype=p.dtype, device=p.device)
     return [q[..., [0, 1]], q[..., [0, 2]], q[..., [1, 2]]]
 
 
@@ -83,13 +83,13 @@ def sample_map(m: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     return out[:, :, 0, :].transpose(1, 2)
 
 
-def sample_triplanes(feats, points: torch.Tensor, plane_channels: int) -> torch.Tensor:
+def sample_triplanes(feats, points: torch.Tensor, plane_channels: int, scale) -> torch.Tensor:
     """Per point: mean over the 3 planes of each level, levels concatenated -> (B,N,4*C).
-    feats: F^0..F^3, (B, 3*C, h, w) each; points (B,N,3). The 3 planes of a level are
+    feats: F^0..F^3, (B, 3*C, h, w) each; points (B,N,3); scale: ModelConfig.plane_scale. The 3 planes of a level are
     sampled in one grid_sample call (planes folded into the batch: a free view), which
     also gives backward one gradient buffer per level instead of three."""
     b, n, _ = points.shape
-    uv = torch.stack(plane_coords(points), 1).reshape(b * 3, 1, n, 2)        # (B*3,1,N,2)
+    uv = torch.stack(plane_coords(points, scale), 1).reshape(b * 3, 1, n, 2)        # (B*3,1,N,2)
     out = []
     for f in feats:
         h, w = f.shape[-2:]

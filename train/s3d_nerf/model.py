@@ -60,7 +60,7 @@ class S3DNeRF(nn.Module):
     def query_points(self, ident: Identity, cm, code, xs):
         """xs (B,N,3) source-frame points -> sigma_raw (B,N), feat (B,N,F), delta (B,N,3)."""
         dx = self.deform(xs, cm, code)
-        f = sample_triplanes(ident.planes, xs + dx, self.cfg.plane_channels)
+        f = sample_triplanes(ident.planes, xs + dx, self.cfg.plane_channels, self.cfg.plane_scale)
         sigma, feat = self.decoder(f)
         return sigma, feat, dx
 
