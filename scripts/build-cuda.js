@@ -4,7 +4,10 @@
 // build/Release/libs3d_cuda.so (used with a source/development build) and
 // prebuilds/<platform>-<arch>/libs3d_cuda.so (shipped next to the prebuild).
 // The addon dlopens it on demand (cpp/backend/cuda_plugin_loader.cc); it is never
-// needed by the CPU path, and `npm test` never builds it.
+// needed by the CPU path. `npm run build` (and so `npm test`'s pretest and
+// `npm pack`'s prepack) runs this with --if-available: built when nvcc is found
+// (incremental: skipped when the inputs' hash is unchanged), skipped otherwise, so
+// the packed tarball ships prebuilds/<target>/libs3d_cuda.so whenever it can.
 //
 // Sources: cuda/plugin/*.{cc,cu} (ABI, loader of cuBLAS/cuDNN, probe, stage
 // registry) + cuda/*.cu (the engine kernels, which register their stages).
@@ -13,7 +16,7 @@
 // are loaded at run time, so the result needs only glibc and the NVIDIA driver.
 //
 // Options: --force (rebuild even when the inputs' hash is unchanged),
-// --archs 80,90 (a quicker build for one machine). Env: CUDA_PATH or
+// --archs 80,90 (a quicker build for one machine), --if-available (exit 0 without nvcc). Env: CUDA_PATH or
 // /usr/local/cuda for nvcc (or nvcc on PATH), S3D_BUILD_JOBS (default 2).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -24,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
 const force = argv.includes('--force');
+const ifAvailable = argv.includes('--if-available'); // skip (exit 0) when no nvcc is found
 const archArg = argv.includes('--archs') ? argv[argv.indexOf('--archs') + 1] : undefined;
 const ARCHS = (archArg ?? '75,80,86,89,90').split(',').map((s) => s.trim()).filter(Boolean);
 const PTX = ARCHS.at(-1);
@@ -75,6 +79,11 @@ async function pool(tasks, n) {
 async function main() {
   if (process.platform !== 'linux') throw new Error(`the CUDA plugin is built on Linux only (this is ${process.platform})`);
   const cuda = findCudaHome();
+  if (!cuda && ifAvailable) {
+    // `npm run build` on a machine without the toolkit: the CPU package is complete without it.
+    log('nvcc not found: skipping the optional CUDA plugin (set CUDA_PATH to build it)');
+    return;
+  }
   if (!cuda) throw new Error('nvcc not found (set CUDA_PATH, or install the CUDA toolkit in /usr/local/cuda)');
   const nvcc = join(cuda, 'bin', 'nvcc');
   const version = spawnSync(nvcc, ['--version'], { encoding: 'utf8' }).stdout.match(/release ([\d.]+)/)?.[1] ?? '?';

@@ -16,6 +16,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readSafetensors } from './helpers/safetensors.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const skip =
@@ -130,7 +131,9 @@ console.log(JSON.stringify({ createSession: typeof s3d.createSession, isa: s3d.c
     assert.equal(report.backends.cuda.diagnostics.pluginLoaded, true, JSON.stringify(report.backends.cuda));
     assert.match(report.backends.cuda.reasons.join('\n'), /CUDA engine stages are not implemented in this build/);
   } else assert.match(report.backends.cuda.reasons[0], /CUDA plugin .* not part of this build/);
-  assert.equal(report.model.trained, false);
+  // doctor reports what the bundled model's provenance says (trained since issue 10).
+  const shipped = readSafetensors(join(root, 'weights', 's3d-64.safetensors'));
+  assert.equal(report.model.trained, JSON.parse(shipped.metadata.provenance).trained === true);
   assert.ok(report.timings.cpu.renderFrameMs > 0);
   const cuda = run('npx', ['--no-install', 's3d-nerf', 'doctor', '--backend', 'cuda'], { cwd: app, env });
   assert.equal(cuda.status, 1, `doctor --backend cuda should exit 1:\n${cuda.stdout}${cuda.stderr}`);
