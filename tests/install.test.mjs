@@ -58,7 +58,7 @@ test('npm pack -> npm install without a compiler -> render, --help, doctor', { s
     'package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/list-sources.js', 'bin/s3d-nerf.js',
     'lib/index.js', 'lib/index.d.ts', 'lib/index.cjs', 'lib/index.d.cts', 'lib/cli/main.js', 'lib/cli/doctor.js',
     'weights/s3d-64.safetensors', 'weights/face-template.json', 'weights/MODEL_CARD.md', 'cuda/README.md', 'cuda/plugin/s3d_cuda_api.h',
-    'cpp/napi/addon.cc', 'cpp/model/engine.cc',
+    'cpp/napi/addon.cc', 'cpp/model/engine.cc', 'lib/cli/serve.js', 'lib/serve/server.js', 'web/index.html', 'web/app.js', 'web/style.css',
   ]) assert.ok(files.includes(f), `${f} missing from the tarball`);
   assert.ok(files.some((f) => f.startsWith(`prebuilds/${target}/`) && f.endsWith('.node')), `no prebuilds/${target}/*.node in the tarball`);
   for (const f of files)

@@ -2,6 +2,7 @@
 //
 //   s3d-nerf render --image PHOTO --audio SPEECH --out OUT.mp4|OUT.y4m|DIR/ [options]
 //   s3d-nerf live --image PHOTO [--out -|OUT.y4m|OUT.mp4] [options] < SPEECH   (./live.ts)
+//   s3d-nerf serve [--port N] [--host ADDR] [...]   a local web page (./serve.ts)
 //   s3d-nerf doctor [--backend auto|cpu|cuda] [--model PATH] [--json]   (./doctor.ts)
 //
 // Exit status: 0 ok, 1 runtime error, 2 usage error, 130 interrupted (SIGINT/SIGTERM;
@@ -14,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { findFfmpeg, ffmpegMissingReason } from '../audio-ffmpeg.js';
 import { DOCTOR_HELP, doctorReport, formatDoctor, parseDoctor } from './doctor.js';
 import { LIVE_HELP, parseLive, runLive } from './live.js';
+import { SERVE_HELP, parseServe, runServe } from './serve.js';
 import { packageRoot } from '../native.js';
 import { offsetPose, orbitTrack, parsePoseTrack } from '../pose.js';
 import { createSessionWith, type BackendChoice } from '../session.js';
@@ -48,6 +50,9 @@ commands:
   render      render a video (${NAME} render --help)
   live        speech on stdin -> frames as they are rendered, y4m on stdout
               (| ffplay -) or a .y4m/.mp4 file (${NAME} live --help)
+  serve       a local web page: photo + speech (upload or microphone) ->
+              the talking head plays while it renders, mp4 to download
+              (${NAME} serve --help)
   doctor      check the installation: native binary, CPU/CUDA backends, model,
               1-frame timing (${NAME} doctor --help)
 
@@ -353,7 +358,17 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       await runLive(args, { stdin: io.stdin ?? process.stdin, stdout: io.stdout, stderr: io.stderr, ...(io.signal ? { signal: io.signal } : {}) });
       return 0;
     }
-    if (command !== 'render') throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: render, live, doctor; see ${NAME} --help)`);
+    if (command === 'serve') {
+      const args = parseServe(rest, (msg) => new UsageError(msg));
+      if (args === 'help') {
+        io.stdout.write(SERVE_HELP);
+        return 0;
+      }
+      verbose = args.verbose;
+      await runServe(args, { stdout: io.stdout, stderr: io.stderr, ...(io.signal ? { signal: io.signal } : {}) });
+      return 0;
+    }
+    if (command !== 'render') throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: render, live, serve, doctor; see ${NAME} --help)`);
     const args = parseRender(rest);
     if (args === 'help') {
       io.stdout.write(RENDER_HELP);
@@ -384,8 +399,10 @@ export async function run(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const code = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
-  process.exitCode = interrupted ? 130 : code;
+  const argv = process.argv.slice(2);
+  const code = await main(argv, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
+  // Ctrl-C is how `serve` is meant to stop: a clean shutdown exits with 0.
+  process.exitCode = interrupted && !(argv[0] === 'serve' && code === 0) ? 130 : code;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 }
