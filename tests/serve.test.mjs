@@ -275,6 +275,7 @@ test('bad requests get a JSON error and the server keeps serving', async () => {
   await expect(raw('/api/jobs/../../etc/passwd'), 404);
   await expect(raw('/api/info', { headers: { Host: 'evil.example:80' } }), 403, 'ERR_FORBIDDEN');
   await expect(raw('/api/photo', { method: 'POST', headers: { Origin: 'http://evil.example' }, body: image }), 403, 'ERR_FORBIDDEN');
+  await expect(raw('/api/jobs?photo=x', { method: 'POST', headers: { Origin: 'null' } }), 403, 'ERR_FORBIDDEN');
 
   const photo = await postPhoto(image, '?aligned=1');
   // A WAV whose format the decoder does not know: the render fails with one line, on the stream too.

@@ -313,8 +313,8 @@ class WebServer {
     const hostname = host.replace(/:\d+$/, '');
     if (isLoopbackHost(this.#host) && hostname && !isLoopbackHost(hostname))
       throw new HttpError(403, `Host ${JSON.stringify(host)} is not a local name (the server listens on ${this.#host})`, 'ERR_FORBIDDEN');
-    const origin = req.headers.origin;
-    if (origin && origin !== 'null') {
+    const origin = req.headers.origin; // 'null' too: a sandboxed frame or a file:// page of any site
+    if (origin) {
       let originHost = '';
       try {
         originHost = new URL(origin).host;
