@@ -199,6 +199,14 @@ test('a photo without a face: 422 with NoFaceError\'s one-line message', async (
   oneLine(junk.body.error);
 });
 
+test('a photo larger than 1280 px is scaled down before the face is encoded', async () => {
+  const big = await sharp(image).resize(1000, 1000).extend({ top: 100, bottom: 100, left: 300, right: 300, background: { r: 90, g: 110, b: 130 } }).jpeg().toBuffer();
+  assert.ok(big.length < 1 << 20);
+  const r = await postPhoto(big);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.deepEqual([r.body.width, r.body.height, r.body.size], [1280, 960, 64]);
+});
+
 test('two concurrent renders: frames while the first audio still uploads, the second waits at position 1, both finish', { skip: noMp4 }, async () => {
   const photo = await postPhoto(image); // detected and pasted back (the astronaut's 256x256 photo)
   assert.equal(photo.status, 201, JSON.stringify(photo.body));
@@ -323,7 +331,7 @@ test('bad requests get a JSON error and the server keeps serving', async () => {
   assert.equal(server.child.exitCode, null);
 });
 
-test('serve --help, usage errors (exit 2)', () => {
+test('serve --help, usage errors (exit 2), a port in use (exit 1, one line)', () => {
   const help = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^usage: s3d-nerf serve/);
@@ -339,6 +347,10 @@ test('serve --help, usage errors (exit 2)', () => {
     assert.equal(r.status, 2, args.join(' '));
     assert.match(r.stderr, re);
   }
+  const port = new URL(server.url).port;
+  const busy = spawnSync(process.execPath, [bin, 'serve', '--port', port, '--model', tiny, '--threads', '1', '--backend', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(busy.status, 1, busy.stderr);
+  assert.equal(busy.stderr, `s3d-nerf: error: cannot listen on 127.0.0.1:${port}: the port is in use (choose another with --port)\n`);
 });
 
 test('SIGINT: a clean shutdown, exit status 0', async () => {

@@ -224,7 +224,7 @@ function resetOutput() {
   state.queuePositions = [];
 }
 
-async function startJob(blob) {
+async function startJob(blob, retried = false) {
   clearError();
   if (!state.photo) {
     showError('Choose a photo with a face first.');
@@ -247,6 +247,12 @@ async function startJob(blob) {
     body = await readJson(res);
   } catch (err) {
     if (!job.ended) showError(`Cannot reach the server: ${err.message}`);
+    return;
+  }
+  if (res.status === 404 && body.code === 'ERR_NOT_FOUND' && state.photoFile && !retried) {
+    // The server let the photo expire (30 minutes, or many other photos since): send it again.
+    await handlePhoto(state.photoFile);
+    if (state.photo) return startJob(blob, true);
     return;
   }
   if (!res.ok) {
