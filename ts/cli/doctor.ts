@@ -10,11 +10,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseModelConfig, type ModelConfig } from '../config.js';
 import { native, nativeBinaryInfo, packageRoot, type NativeBinaryInfo, type NativeCpuFeatures } from '../native.js';
 import { cudaDiagnostics, cudaVersionText, type CudaDiagnostics } from '../cuda.js';
 import { createSession, DEFAULT_MODEL, type BackendChoice } from '../session.js';
+import { parseOptions } from './args.js';
 
 const NAME = 's3d-nerf';
 
@@ -89,23 +89,13 @@ export interface DoctorReport {
 }
 
 export function parseDoctor(argv: string[], usageError: (msg: string) => Error): DoctorArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        backend: { type: 'string' },
-        model: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-        verbose: { type: 'boolean', short: 'v', default: false },
-      },
-    });
-  } catch (err) {
-    throw usageError((err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
-  }
-  const v = parsed.values;
+  const v = parseOptions(argv, {
+    backend: { type: 'string' },
+    model: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+  }, usageError);
   if (v.help) return 'help';
   const backend = v.backend ?? 'auto';
   if (!['auto', 'cpu', 'cuda'].includes(backend)) throw usageError(`--backend must be auto, cpu or cuda, got ${JSON.stringify(backend)}`);

@@ -5,7 +5,6 @@
 // stdin: a WAV stream (default) or raw PCM (--format f32le|s16le --rate N
 // [--channels N]). Output: YUV4MPEG2 on stdout by default (`| ffplay -`),
 // or a .y4m / .mp4 file (the mp4 with the speech muxed in).
-import { parseArgs } from 'node:util';
 import { constants as fsc } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { findFfmpeg, ffmpegMissingReason } from '../audio-ffmpeg.js';
@@ -18,6 +17,7 @@ import { evenSized } from '../video/render-video.js';
 import type { FrameSink, WriteResult } from '../video/sink.js';
 import { openY4mStreamWriter, openY4mWriter } from '../video/y4m.js';
 import type { Frame } from '../render.js';
+import { intOption, parseOptions } from './args.js';
 
 const NAME = 's3d-nerf';
 
@@ -93,43 +93,27 @@ export interface LiveIo {
 }
 
 export function parseLive(argv: string[], usage: (msg: string) => Error): LiveArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        image: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        format: { type: 'string' },
-        rate: { type: 'string' },
-        channels: { type: 'string' },
-        model: { type: 'string' },
-        backend: { type: 'string' },
-        threads: { type: 'string' },
-        aligned: { type: 'boolean', default: false },
-        crop: { type: 'boolean', default: false },
-        backpressure: { type: 'string' },
-        'max-buffered': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        verbose: { type: 'boolean', short: 'v', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw usage((err as Error).message.replace(/\s*\n\s*/g, ' ').trim());
-  }
-  const v = parsed.values;
+  const v = parseOptions(argv, {
+    image: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    format: { type: 'string' },
+    rate: { type: 'string' },
+    channels: { type: 'string' },
+    model: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    aligned: { type: 'boolean', default: false },
+    crop: { type: 'boolean', default: false },
+    backpressure: { type: 'string' },
+    'max-buffered': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  }, usage);
   if (v.help) return 'help';
   if (!v.image) throw usage(`missing --image (see ${NAME} live --help)`);
-  const int = (name: 'threads' | 'rate' | 'channels' | 'max-buffered', min: number, max: number): number | undefined => {
-    const s = v[name];
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!/^\s*\d+\s*$/.test(s) || !Number.isInteger(n) || n < min || n > max)
-      throw usage(`--${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(s)}`);
-    return n;
-  };
+  const int = (name: 'threads' | 'rate' | 'channels' | 'max-buffered', min: number, max: number) =>
+    intOption(v[name], name, min, max, usage);
   const format = (v.format ?? 'wav') as PcmFormat;
   if (!PCM_FORMATS.includes(format)) throw usage(`--format must be wav, f32le or s16le, got ${JSON.stringify(v.format)}`);
   const rate = int('rate', 8000, 192000);

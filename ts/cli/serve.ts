@@ -4,9 +4,9 @@
 //
 // Prints the URL, serves until SIGINT/SIGTERM, then shuts down cleanly (the
 // render in progress is stopped, connections dropped, temporary videos removed).
-import { parseArgs } from 'node:util';
 import { createSessionWith, type BackendChoice } from '../session.js';
 import { startServer } from '../serve/server.js';
+import { intOption, parseOptions } from './args.js';
 
 const NAME = 's3d-nerf';
 
@@ -52,36 +52,19 @@ export interface ServeIo {
 }
 
 export function parseServe(argv: string[], usage: (msg: string) => Error): ServeArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string' },
-        model: { type: 'string' },
-        backend: { type: 'string' },
-        threads: { type: 'string' },
-        'max-upload-mb': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        verbose: { type: 'boolean', short: 'v', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw usage((err as Error).message.replace(/\s*\n\s*/g, ' ').trim());
-  }
-  const v = parsed.values;
+  const v = parseOptions(argv, {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    model: { type: 'string' },
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    'max-upload-mb': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  }, usage);
   if (v.help) return 'help';
-  const int = (name: 'port' | 'threads', min: number, max: number): number | undefined => {
-    const s = v[name];
-    if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!/^\s*\d+\s*$/.test(s) || !Number.isInteger(n) || n < min || n > max)
-      throw usage(`--${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(s)}`);
-    return n;
-  };
+  const int = (name: 'port' | 'threads', min: number, max: number) => intOption(v[name], name, min, max, usage);
   let maxUploadMb = 25;
   const mb = v['max-upload-mb'];
   if (mb !== undefined) {
