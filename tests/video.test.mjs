@@ -35,8 +35,9 @@ function probe(path) {
   return info;
 }
 
-function checkMp4(path, seconds, frames) {
-  if (!hasFfprobe) return;
+/** Checks the mp4's streams with ffprobe; without ffprobe, marks test `t` skipped with the reason. */
+function checkMp4(t, path, seconds, frames) {
+  if (!hasFfprobe) return t.skip('no ffprobe: the mp4 streams and duration are not checked');
   const info = probe(path);
   const v = info.streams.find((s) => s.codec_type === 'video');
   const a = info.streams.find((s) => s.codec_type === 'audio');
@@ -109,31 +110,31 @@ describe('renderVideo and the writers', () => {
     assert.throws(() => renderVideo(session, identity, { audio: 'speech.wav' }), /AudioTrack/);
   });
 
-  test('mp4 of the first 3 frames: h264 yuv420p 25 fps + aac, as long as the frames', { skip: noMp4 }, async () => {
+  test('mp4 of the first 3 frames: h264 yuv420p 25 fps + aac, as long as the frames', { skip: noMp4 }, async (t) => {
     const out = join(tmp, 'three', 'x.mp4');
     const r = await writeMp4(renderVideo(session, identity, { audio, frames: 3 }), { out, audio: speech });
     assert.deepEqual(r, { path: out, frameCount: 3, width: 64, height: 64, fps: 25, duration: 0.12 });
     assert.deepEqual(ls(join(tmp, 'three')), ['x.mp4']);
-    checkMp4(out, 0.12, 3);
+    checkMp4(t, out, 0.12, 3);
   });
 
-  test('full-length mp4: duration = audio duration ± 1 frame', { skip: noMp4 }, async () => {
+  test('full-length mp4: duration = audio duration ± 1 frame', { skip: noMp4 }, async (t) => {
     const out = join(tmp, 'full', 'x.mp4');
     const r = await writeMp4(renderVideo(session, identity, { audio }), { out, audio: speech });
     assert.equal(r.frameCount, audio.frameCount);
     assert.ok(Math.abs(r.duration - audio.duration) <= FRAME);
-    checkMp4(out, audio.duration, audio.frameCount);
+    checkMp4(t, out, audio.duration, audio.frameCount);
     assert.deepEqual(ls(join(tmp, 'full')), ['x.mp4']);
   });
 
-  test('mp4 from float samples (a temporary WAV, removed afterwards) and silent mp4', { skip: noMp4 }, async () => {
+  test('mp4 from float samples (a temporary WAV, removed afterwards) and silent mp4', { skip: noMp4 }, async (t) => {
     const dir = join(tmp, 'samples');
     const samples = new Float32Array(8000).map((_, i) => 0.3 * Math.sin((2 * Math.PI * 440 * i) / 16000));
     await writeMp4(renderVideo(session, identity, { audio, frames: 5 }), { out: join(dir, 'a.mp4'), audio: { samples, sampleRate: 16000 } });
     await writeMp4(renderVideo(session, identity, { audio, frames: 2 }), { out: join(dir, 'silent.mp4') });
     assert.deepEqual(ls(dir), ['a.mp4', 'silent.mp4']);
-    checkMp4(join(dir, 'a.mp4'), 0.2, 5);
-    if (hasFfprobe) assert.equal(probe(join(dir, 'silent.mp4')).streams.length, 1);
+    checkMp4(t, join(dir, 'a.mp4'), 0.2, 5);
+    if (hasFfprobe) assert.equal(probe(join(dir, 'silent.mp4')).streams.length, 1); // else skipped by checkMp4
   });
 
   test('y4m: header and frame records; PNG sequence', async () => {
@@ -183,20 +184,31 @@ describe('renderVideo and the writers', () => {
     }
     await assert.rejects(writeY4m(failing(), { out: join(dir, 'x.y4m') }), /boom/);
     await assert.rejects(writePngSequence(failing(), { dir: join(dir, 'png') }), /boom/);
-    if (ffmpeg) {
-      await assert.rejects(writeMp4(failing(), { out: join(dir, 'x.mp4'), audio: speech }), /boom/);
-      // ffmpeg itself fails (an audio file it cannot read): its last stderr line in the message
-      const junk = join(tmp, 'junk.wav');
-      writeFileSync(junk, 'not audio at all');
-      await assert.rejects(writeMp4(renderVideo(session, identity, { audio, frames: 2 }), { out: join(dir, 'y.mp4'), audio: junk }),
-        (err) => err.name === 'InternalError' && /^ffmpeg failed .*: \S/.test(err.message));
-      await assert.rejects(writeMp4(renderVideo(session, identity, { audio, frames: 2 }), { out: join(dir, 'z.mp4'), audio: join(tmp, 'missing.wav') }), InputAudioError);
-    }
     // frames of different sizes
     const f64 = { width: 64, height: 64, channels: 3, data: new Uint8Array(64 * 64 * 3) };
     const f32 = { width: 32, height: 32, channels: 3, data: new Uint8Array(32 * 32 * 3) };
     await assert.rejects(writeY4m([f64, f32], { out: join(dir, 'size.y4m') }), /Expected a 64x64 frame for frames\[1\] \(like frames\[0\]\) but received 32x32/);
     await assert.rejects(writeY4m([], { out: join(dir, 'none.y4m') }), /at least one frame/);
+    assert.deepEqual(ls(dir), [], `left behind: ${ls(dir)}`);
+  });
+
+  test('a failing mp4 run leaves no partial file; ffmpeg\'s own failure is reported', { skip: noMp4 }, async () => {
+    const dir = join(tmp, 'fail-mp4');
+    mkdirSync(dir, { recursive: true });
+    async function* failing() {
+      let n = 0;
+      for await (const f of renderVideo(session, identity, { audio, frames: 5 })) {
+        if (n++ === 2) throw new Error('boom');
+        yield f;
+      }
+    }
+    await assert.rejects(writeMp4(failing(), { out: join(dir, 'x.mp4'), audio: speech }), /boom/);
+    // ffmpeg itself fails (an audio file it cannot read): its last stderr line in the message
+    const junk = join(tmp, 'junk.wav');
+    writeFileSync(junk, 'not audio at all');
+    await assert.rejects(writeMp4(renderVideo(session, identity, { audio, frames: 2 }), { out: join(dir, 'y.mp4'), audio: junk }),
+      (err) => err.name === 'InternalError' && /^ffmpeg failed .*: \S/.test(err.message));
+    await assert.rejects(writeMp4(renderVideo(session, identity, { audio, frames: 2 }), { out: join(dir, 'z.mp4'), audio: join(tmp, 'missing.wav') }), InputAudioError);
     assert.deepEqual(ls(dir), [], `left behind: ${ls(dir)}`);
   });
 
