@@ -2,6 +2,8 @@
 // (tests/fixtures/tiny/model.safetensors, image_size 64). They fail, not skip,
 // while the engine is missing.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,13 +154,17 @@ describe('session with the tiny model', () => {
     assert.ok(two[1].data instanceof Float32Array);
     await assert.rejects(session.renderFrames(identity, { audio, frames: [0, 1], pose: [frontalPose()] }), /one per frame/);
 
+    // Abort once the render has started (the queue has dropped its abort listener,
+    // so only the check between frames can reject): AbortError, not a full result.
     const ac = new AbortController();
-    let n = 0;
     const p = session.renderFrames(identity, { audio, signal: ac.signal });
-    // abort after the first frame has started
-    const timer = setInterval(() => { if (++n > 0) ac.abort(); }, 1);
+    assert.equal(getEventListeners(ac.signal, 'abort').length, 1, 'queued: the queue listens for an abort');
+    for (let i = 0; getEventListeners(ac.signal, 'abort').length > 0; i++) {
+      assert.ok(i < 100000, 'the render never started');
+      await new Promise((r) => setImmediate(r));
+    }
+    ac.abort();
     await assert.rejects(p, AbortError);
-    clearInterval(timer);
     const pre = new AbortController();
     pre.abort();
     await assert.rejects(session.renderFrame(identity, { audio, frame: 0, signal: pre.signal }), AbortError);
@@ -207,18 +213,30 @@ describe('dispose', () => {
     assert.equal(s.disposed, true);
   });
 
-  test('a native call in flight keeps its identity alive after dispose', async () => {
-    const s = await createSession({ model: tinyModel, threads: 1 });
-    const id = await s.encodeIdentity(syntheticImage(64), { aligned: true });
-    const au = await s.prepareAudio(tone(0.2));
-    const p = s.renderFrame(id, { audio: au, frame: 0 });
-    await new Promise((r) => setImmediate(r)); // let the render start
-    await id.dispose();
-    await au.dispose();
-    global.gc?.();
-    const f = await p;
-    assert.equal(f.data.length, 64 * 64 * 3);
-    await s.dispose();
+  test('a native call in flight keeps its identity alive after dispose (child, --expose-gc)', () => {
+    // A full collection runs while the render is in flight and its identity and
+    // audio are disposed; the child asserts that gc() exists (--expose-gc).
+    const script = `
+      import assert from 'node:assert/strict';
+      import { createSession } from ${JSON.stringify(new URL('../lib/index.js', import.meta.url).href)};
+      import { syntheticImage, tinyModel, tone } from ${JSON.stringify(new URL('./helpers/fixtures.mjs', import.meta.url).href)};
+      assert.equal(typeof globalThis.gc, 'function', 'gc() is not exposed (--expose-gc)');
+      const s = await createSession({ model: tinyModel, threads: 1 });
+      const id = await s.encodeIdentity(syntheticImage(64), { aligned: true });
+      const au = await s.prepareAudio(tone(0.2));
+      const p = s.renderFrame(id, { audio: au, frame: 0 });
+      await new Promise((r) => setImmediate(r)); // let the render start
+      await id.dispose();
+      await au.dispose();
+      gc();
+      const f = await p;
+      assert.equal(f.data.length, 64 * 64 * 3);
+      await s.dispose();
+      console.log('ok');
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, `child exited ${r.status ?? r.signal}\n${r.stderr}`);
+    assert.equal(r.stdout.trim(), 'ok');
   });
 });
 

@@ -648,8 +648,14 @@ static void test_weights(const std::string& dir) {
   EXPECT_ERROR([&] { w.get("dec.w", {2, 2}); }, {path + ": missing tensor \"dec.w\" (expected shape [2, 2])"});
   EXPECT_ERROR([&] { w.check_no_unused(); }, {"unexpected tensor \"extra\" [2]"});
   w.get("extra", {2});
-  w.check_no_unused();  // must not throw now
-  CHECK(true);
+  std::string unused_error;  // every tensor has been read: check_no_unused() must not throw now
+  try {
+    w.check_no_unused();
+  } catch (const std::exception& e) {
+    unused_error = e.what();
+    std::fprintf(stderr, "check_no_unused() threw after every tensor was read: %s\n", e.what());
+  }
+  CHECK_EQ(unused_error, std::string());
 
   auto with = [&](const std::string& key, const char* value) {
     auto md2 = good_metadata();
