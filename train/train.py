@@ -29,6 +29,7 @@ import math
 import os
 import random
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -160,6 +161,19 @@ class Dist:
     def close(self):
         if self.world > 1:
             dist.destroy_process_group()
+
+
+class StopRequest:
+    """SIGTERM / SIGINT end training after the current step with a checkpoint (and the
+    usual export), so stopping a background run loses no work."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        self.requested = True
 
 
 # ---------------------------------------------------------------------------- data
@@ -411,6 +425,7 @@ def train_generator(args) -> Dict:
     history: List[Dict] = []
     G.train()
     D.train()
+    stop = StopRequest()
     while step < args.steps:
         step += 1
         b = to_device(next(loader), device)
@@ -476,6 +491,7 @@ def train_generator(args) -> Dict:
                 val_log.write({"step": step, "wall_s": round(wall_before + time.time() - t_start, 3), **v})
                 print(f"val step {step} " + " ".join(f"{k}={v_:.3f}" for k, v_ in v.items()), flush=True)
         time_due = args.ckpt_minutes > 0 and time.time() - last_ckpt >= 60 * args.ckpt_minutes
+        time_due = time_due or stop.requested  # SIGTERM/SIGINT: checkpoint this step, then stop
         if time_due:
             last_ckpt = time.time()
         if time_due or (args.ckpt_every and (step % args.ckpt_every == 0 or step == args.steps)):
@@ -495,6 +511,10 @@ def train_generator(args) -> Dict:
                 os.replace(os.path.join(args.out, "latest.pt.tmp"), os.path.join(args.out, "latest.pt"))
                 for old in sorted(f for f in os.listdir(args.out) if f.startswith("ckpt_"))[:-args.keep_ckpts]:
                     os.remove(os.path.join(args.out, old))
+        if stop.requested:
+            if d.main:
+                print(f"stopped by signal at step {step} (checkpointed)", flush=True)
+            break
 
     wall = wall_before + time.time() - t_start
     result = {"steps": step, "wall_s": wall, "history": history}

@@ -109,3 +109,28 @@ def test_c_patch_trainer_and_init_from(tmp_path):
                          "--init-from", export, "--print-every", "100", "--sample-every", "0", "--ckpt-every", "0",
                          "--ckpt-minutes", "0", "--threads", "2"])
     assert res2["steps"] == 6 and len(res2["history"]) == 2, "init-from must continue the step count"
+
+
+def test_d_sigterm_checkpoints_and_stops(tmp_path):
+    """A background run stopped with SIGTERM writes a checkpoint of the step it was on."""
+    import signal
+    import subprocess
+    import time
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, os.path.join(TRAIN, "train.py"), "--config", "tiny", "--data", "synthetic",
+                          "--synthetic-size", "64", "--patch", "8", "--batch", "1", "--steps", "100000", "--adv", "0",
+                          "--out", str(out), "--print-every", "100000", "--sample-every", "0", "--ckpt-every", "0",
+                          "--ckpt-minutes", "0", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True)
+    log = out / "log.csv"
+    t0 = time.time()
+    while (not log.exists() or log.read_text().count("\n") < 3) and time.time() - t0 < 120:
+        time.sleep(0.2)
+    assert p.poll() is None, "the run ended on its own"
+    p.send_signal(signal.SIGTERM)
+    text = p.communicate(timeout=120)[0]
+    assert p.returncode == 0, text
+    assert "stopped by signal" in text, text
+    ck = torch.load(out / "latest.pt", map_location="cpu")
+    rows = log.read_text().strip().split("\n")
+    assert ck["step"] == int(rows[-1].split(",")[0]) >= 2
