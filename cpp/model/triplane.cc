@@ -162,11 +162,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))) void sample_tr
   const __m512 third = _mm512_set1_ps(1.f / 3.f);  // acc * (1/3): within 1 ulp of torch's acc / 3
   const __m512i zero_i = _mm512_setzero_si512(), m1 = _mm512_set1_epi32(-1);
   const float* base[4] = {P.levels[0].data, P.levels[1].data, P.levels[2].data, P.levels[3].data};
+  const __m512 qscale = _mm512_maskz_loadu_ps(0x7, P.scale.data());  // (sx, sy, sz, 0...)
   alignas(64) int32_t off[4][16];
   alignas(64) float wt[4][16];
   for (int i = 0; i < n; ++i) {
     const float* pt = pts + static_cast<int64_t>(i) * ps;
-    const __m512 q = _mm512_mul_ps(_mm512_maskz_loadu_ps(0x7, pt), _mm512_set1_ps(2.f));
+    const __m512 q = _mm512_mul_ps(_mm512_maskz_loadu_ps(0x7, pt), qscale);  // plane grid coordinates
     const __m512 gx = _mm512_permutexvar_ps(ix_sel, q), gy = _mm512_permutexvar_ps(iy_sel, q);
     const __m512 ix = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(gx, one), half_w), halfp);
     const __m512 iy = _mm512_sub_ps(_mm512_mul_ps(_mm512_add_ps(gy, one), half_h), halfp);

@@ -233,6 +233,52 @@ static void bench(const std::string& path, int threads, int reps) {
               100 * prof.compositing / sum);
 }
 
+// The tri-plane taps at C = 32 (the shipped width: the SIMD paths need C % 16 == 0, which
+// the tiny fixtures' C = 4 never reaches) with the shipped plane_scale (not q = 2p) against
+// a plain per-tap bilinear reference. A SIMD path that ignored the scale passed every
+// tiny-fixture test and rendered the trained model wrongly (coarse rel err 0.36).
+static void test_triplane_scale_wide() {
+  const int C = 32;
+  const std::array<float, 3> scale = {3.1586f, -3.1586f, 3.1586f};
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::uniform_real_distribution<float> ud(-0.4f, 0.4f);
+  std::array<Tensor, 4> hwc;
+  for (int l = 0, size = 32; l < 4; ++l, size /= 2) {
+    hwc[l] = Tensor::empty({size, size, 3 * C});
+    for (int64_t i = 0; i < hwc[l].numel(); ++i) hwc[l].data[i] = nd(rng);
+  }
+  const Planes planes = planes_from_hwc(hwc, C, scale);
+  const int n = 257;
+  Tensor pts = Tensor::empty({n, 3});
+  for (int64_t i = 0; i < pts.numel(); ++i) pts.data[i] = ud(rng);
+  Tensor out = Tensor::empty({n, 4 * C}), ref = Tensor::empty({n, 4 * C});
+  sample_triplanes(planes, n, pts.data, 3, out.data, 4 * C);
+  // Reference: grid_sample (bilinear, align_corners false, zero padding) per plane, mean of 3.
+  auto tap = [&](const Tensor& lv, int k, float gx, float gy, int c) {
+    const int h = static_cast<int>(lv.dim(0)), w = static_cast<int>(lv.dim(1));
+    const float ix = ((gx + 1.f) * w - 1.f) * 0.5f, iy = ((gy + 1.f) * h - 1.f) * 0.5f;
+    const int x0 = static_cast<int>(std::floor(ix)), y0 = static_cast<int>(std::floor(iy));
+    float v = 0.f;
+    for (int dy = 0; dy < 2; ++dy)
+      for (int dx = 0; dx < 2; ++dx) {
+        const int x = x0 + dx, y = y0 + dy;
+        if (x < 0 || x >= w || y < 0 || y >= h) continue;
+        const float wgt = (dx ? ix - x0 : 1.f - (ix - x0)) * (dy ? iy - y0 : 1.f - (iy - y0));
+        v += wgt * lv.data[(static_cast<int64_t>(y) * w + x) * 3 * C + k * C + c];
+      }
+    return v;
+  };
+  for (int i = 0; i < n; ++i) {
+    const float q0 = scale[0] * pts.data[i * 3], q1 = scale[1] * pts.data[i * 3 + 1], q2 = scale[2] * pts.data[i * 3 + 2];
+    for (int l = 0; l < 4; ++l)
+      for (int c = 0; c < C; ++c)
+        ref.data[i * 4 * C + l * C + c] =
+            (tap(hwc[l], 0, q0, q1, c) + tap(hwc[l], 1, q0, q2, c) + tap(hwc[l], 2, q1, q2, c)) / 3.f;
+  }
+  check_tensor("triplane taps C=32, plane_scale (3.16, -3.16, 3.16)", out, ref);
+}
+
 int main(int argc, char** argv) {
   try {
     if (argc >= 3 && std::string(argv[1]) == "--bench") {
@@ -242,6 +288,7 @@ int main(int argc, char** argv) {
     std::printf("isa %s\n", isa_name(kernel_isa()));
     test_sincos();
     test_camera();
+    test_triplane_scale_wide();
     test_stages(argc > 1 ? argv[1] : "tests/fixtures/tiny/model.safetensors",
                 argc > 2 ? argv[2] : "tests/fixtures/tiny/stages.safetensors");
   } catch (const std::exception& e) {
