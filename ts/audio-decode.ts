@@ -31,7 +31,7 @@ export interface FmtChunk {
 }
 
 /** Describes the first bytes of a buffer for error messages: "ID3" or 0x0001ABCD. */
-function describeStart(buf: Uint8Array): string {
+export function describeStart(buf: Uint8Array): string {
   const head = buf.subarray(0, 4);
   let text = '';
   for (const b of head) {

@@ -4,7 +4,7 @@
 // chunks; samples and bytes already in memory go in one call.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { throwIfAborted } from './abort.js';
-import { decodeWav } from './audio-decode.js';
+import { decodeWav, describeStart } from './audio-decode.js';
 import { findFfmpeg, streamWithFfmpeg, type SampleSink } from './audio-ffmpeg.js';
 import { readWavLayout, streamWavFile, type WavLayout } from './audio-wav-stream.js';
 import { InputAudioError, S3DError, fromNative } from './errors.js';
@@ -78,16 +78,6 @@ function wavFallbackWorthy(err: unknown): boolean {
   return m.startsWith('Expected a readable WAV file');
 }
 
-function startsWith(buf: Uint8Array, n = 4): string {
-  const head = buf.subarray(0, n);
-  let text = '';
-  for (const b of head) {
-    if (b < 0x20 || b > 0x7e) break;
-    text += String.fromCharCode(b);
-  }
-  if (text.length > 0) return JSON.stringify(text);
-  return '0x' + Array.from(head, (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
-}
 
 /** Malformed WAV files up to this size go through the in-memory decoder (its errors and ffmpeg fallback, as for a Buffer). */
 const SMALL_FILE_BYTES = 64 << 20;
@@ -199,7 +189,7 @@ async function oneShotTrack(session: Session, { samples, sampleRate }: Samples, 
  */
 async function trackFromBytes(session: Session, buf: Uint8Array, label: string, path: string | undefined, signal: AbortSignal | undefined): Promise<AudioTrack> {
   if (buf.length === 0) throw new InputAudioError(`Expected WAV data but received an empty ${label}`);
-  const describeInput = `${label}, ${buf.length} bytes starting with ${startsWith(buf)}`;
+  const describeInput = `${label}, ${buf.length} bytes starting with ${describeStart(buf)}`;
   if (!isWav(buf) && looksLikeEncodedAudio(buf)) return ffmpegTrack(session, path ?? buf, describeInput, signal);
   let decoded: Samples;
   try {
@@ -261,11 +251,11 @@ async function trackFromFile(session: Session, path: string, signal: AbortSignal
       if (err instanceof S3DError) throw err;
       throw readError(err);
     }
-    const label = `${path}, ${size} bytes starting with ${startsWith(head)}`;
+    const label = `${path}, ${size} bytes starting with ${describeStart(head)}`;
     if (!isWav(head)) {
       if (looksLikeEncodedAudio(head)) return await ffmpegTrack(session, path, label, signal);
       if (size <= SMALL_FILE_BYTES) return await inMemory();
-      throw new InputAudioError(`Expected a WAV file (RIFF/WAVE) for audio but received ${size} bytes starting with ${startsWith(head)}`);
+      throw new InputAudioError(`Expected a WAV file (RIFF/WAVE) for audio but received ${size} bytes starting with ${describeStart(head)}`);
     }
     let layout: WavLayout;
     try {

@@ -6,7 +6,7 @@
 // (ts/audio-decode.ts), so a WAV decodes here exactly as prepareAudio decodes
 // the same file.
 import { throwIfAborted } from './abort.js';
-import { convertWavFrames, wavSampleFormat, type FmtChunk, type WavSampleFormat } from './audio-decode.js';
+import { convertWavFrames, describeStart, wavSampleFormat, type FmtChunk, type WavSampleFormat } from './audio-decode.js';
 import { InputAudioError, InvalidArgumentError } from './errors.js';
 import { describe, isPlainObject } from './validate.js';
 
@@ -97,16 +97,6 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-function startOf(buf: Uint8Array): string {
-  const head = buf.subarray(0, 4);
-  let text = '';
-  for (const b of head) {
-    if (b < 0x20 || b > 0x7e) break;
-    text += String.fromCharCode(b);
-  }
-  if (text.length > 0) return JSON.stringify(text);
-  return '0x' + Array.from(head, (b) => b.toString(16).padStart(2, '0')).join('').toUpperCase();
-}
 
 const unreadable = (reason: string): InputAudioError => new InputAudioError(`Expected a readable WAV stream for audio but parsing failed: ${reason}`);
 
@@ -186,7 +176,7 @@ class WavHeaderParser {
   #notWav(): never {
     const b = this.#buf;
     throw new InputAudioError(
-      `Expected a WAV stream (RIFF/WAVE) for audio but received ${b.length === 0 ? 'no bytes' : `bytes starting with ${startOf(b)}`}; ` +
+      `Expected a WAV stream (RIFF/WAVE) for audio but received ${b.length === 0 ? 'no bytes' : `bytes starting with ${describeStart(b)}`}; ` +
         `for raw PCM give the format (f32le or s16le) and the sample rate`,
     );
   }
