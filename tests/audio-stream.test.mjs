@@ -18,26 +18,11 @@ import { after, before, describe, test } from 'node:test';
 import { AbortError, createSession, findFfmpeg, InputAudioError } from '../lib/index.js';
 import { audioLogMel, binding, runStage } from '../lib/internal.js';
 import { relativeError } from './helpers/metrics.mjs';
-import { requireFixture, root, tinyModel } from './helpers/fixtures.mjs';
+import { requireFixture, root, speechLike, tinyModel } from './helpers/fixtures.mjs';
 
 const tmp = mkdtempSync(join(tmpdir(), 's3d-audio-stream-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Speech-like test signal: drifting harmonics, noise, pauses (seeded). */
-function speechLike(n, rate, seed = 1) {
-  let s = seed >>> 0;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = i / rate;
-    const on = t % 0.7 < 0.5 ? 1 : 0;
-    const f0 = 120 + 40 * Math.sin(2 * Math.PI * 1.3 * t);
-    let v = 0;
-    for (let h = 1; h <= 6; h++) v += Math.sin(2 * Math.PI * f0 * h * t + h) / h;
-    x[i] = 0.3 * on * v + 0.02 * rand();
-  }
-  return x;
-}
 
 /** A canonical 44-byte-header WAV: f32 mono, or i16 with 1 or 2 channels (interleaved from `channels`). */
 function wavBytes(kind, rate, channels) {

@@ -22,24 +22,10 @@ import {
 } from '../lib/index.js';
 import { binding } from '../lib/internal.js';
 import { deformWindowStart } from '../lib/live.js';
-import { requireFixture, syntheticImage, tinyModel } from './helpers/fixtures.mjs';
+import { requireFixture, speechLike, syntheticImage, tinyModel } from './helpers/fixtures.mjs';
 
-/** Speech-like test signal: drifting harmonics, noise, pauses (seeded). */
-function speechLike(seconds, rate, seed = 1) {
-  const n = Math.round(seconds * rate);
-  let s = seed >>> 0;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = i / rate;
-    const on = t % 0.7 < 0.5 ? 1 : 0;
-    const f0 = 120 + 40 * Math.sin(2 * Math.PI * 1.3 * t);
-    let v = 0;
-    for (let h = 1; h <= 6; h++) v += Math.sin(2 * Math.PI * f0 * h * t + h) / h;
-    x[i] = 0.3 * on * v + 0.02 * rand();
-  }
-  return x;
-}
+/** speechLike() of a duration in seconds. */
+const speechSeconds = (seconds, rate, seed = 1) => speechLike(Math.round(seconds * rate), rate, seed);
 
 /** A 16-bit PCM WAV (interleaved channels), optionally with an unknown (streamed) data size. */
 function wavBytes(channels, rate, { streamed = false } = {}) {
@@ -131,7 +117,7 @@ describe('live rendering', () => {
   }
 
   test('the comparison can fail: the audio changes the pixels', async () => {
-    const ref = await offline('speech-1s-16k', { samples: speechLike(1, 16000), sampleRate: 16000 });
+    const ref = await offline('speech-1s-16k', { samples: speechSeconds(1, 16000), sampleRate: 16000 });
     let differing = 0;
     for (let i = 1; i < ref.frames.length; i++) if (!same(ref.frames[i].data, ref.frames[i - 1].data)) differing++;
     assert.ok(differing >= ref.frames.length / 2, `only ${differing} of ${ref.frames.length - 1} consecutive frame pairs differ`);
@@ -140,7 +126,7 @@ describe('live rendering', () => {
   });
 
   test('parity: byte-identical to prepareAudio + renderFrames for push sizes from 1 sample to 1 s', async () => {
-    const x = speechLike(1, 16000);
+    const x = speechSeconds(1, 16000);
     const ref = await offline('speech-1s-16k', { samples: x, sampleRate: 16000 });
     for (const chunk of [1, 7, 160, 641, 4000, 16000]) {
       const t0 = performance.now();
@@ -166,7 +152,7 @@ describe('live rendering', () => {
   });
 
   test('parity at 44.1 kHz (resampled in the engine), float32 frames and a pose function', async () => {
-    const x = speechLike(1.03, 44100, 7);
+    const x = speechSeconds(1.03, 44100, 7);
     const yaw = (i) => [1, 0, 0, 0.1 * Math.sin(i), 0, 1, 0, 0, 0, 0, 1, 2.7, 0, 0, 0, 1];
     const ref = await offline('speech-44k-float', { samples: x, sampleRate: 44100 }, { format: 'float32' });
     const r = await liveRun(x, 44100, { chunk: 1000, options: { format: 'float32' } });
@@ -184,7 +170,7 @@ describe('live rendering', () => {
 
   test('frame count follows prepareAudio (partial last frame counts), for any length', async () => {
     for (const [n, rate] of [[1, 16000], [639, 16000], [640, 16000], [641, 16000], [3799, 16000], [16001, 16000], [1763, 44100], [44101, 44100]]) {
-      const x = speechLike(n / rate, rate, n);
+      const x = speechSeconds(n / rate, rate, n);
       const ref = await offline(`len-${n}-${rate}`, { samples: x, sampleRate: rate });
       const r = await liveRun(x, rate, { chunk: 333 });
       assert.equal(r.count, ref.frameCount, `${n} samples at ${rate} Hz`);
@@ -195,7 +181,7 @@ describe('live rendering', () => {
   test('look-ahead: frame t is ready exactly when the last column of its window is computed', async () => {
     const fe = session.config.audio;
     assert.equal(liveLookaheadSeconds(fe), 0.1975, 'default front end: 3160 samples at 16 kHz past frame 0');
-    const x = speechLike(1, 16000, 3);
+    const x = speechSeconds(1, 16000, 3);
     // Samples (16 kHz) frame t needs: last column c = start(t) + W - 1 reads up to c*hop + n_fft/2.
     const need = (t) => (deformWindowStart(t, fe) + fe.window_frames - 1) * fe.hop + fe.n_fft / 2;
     assert.equal(need(0), 3800);
@@ -230,7 +216,7 @@ describe('live rendering', () => {
 
   test('latency is measured per frame and summarised', async () => {
     // 1 s pushed in 20 ms chunks at twice real time.
-    const r = await liveRun(speechLike(1, 16000), 16000, { chunk: 320, delayMs: 10 });
+    const r = await liveRun(speechSeconds(1, 16000), 16000, { chunk: 320, delayMs: 10 });
     const { latencyMs, renderMs, framesPerSecond } = r.stats;
     console.log(`# latency ms: p50 ${latencyMs.p50.toFixed(1)}, p95 ${latencyMs.p95.toFixed(1)}, max ${latencyMs.max.toFixed(1)}; render ms p50 ${renderMs.p50.toFixed(2)}; ${framesPerSecond.toFixed(1)} frames/s`);
     assert.equal(latencyMs.count, 25);
@@ -242,7 +228,7 @@ describe('live rendering', () => {
   });
 
   test('abort mid-stream: the iterator rejects with AbortError after the engine call in flight; pushes reject; the session goes on', async () => {
-    const x = speechLike(3, 16000);
+    const x = speechSeconds(3, 16000);
     const ac = new AbortController();
     const live = session.live(identity, { signal: ac.signal });
     const got = [];
@@ -281,7 +267,7 @@ describe('live rendering', () => {
   });
 
   test("slow consumer, 'buffer': every frame, at most maxBuffered waiting, pipeFrom paced by drain()", async () => {
-    const x = speechLike(2, 16000, 5);
+    const x = speechSeconds(2, 16000, 5);
     const wav = wavBytes([x], 16000);
     const ref = await offline('speech-2s-wav', wav);
     const live = session.live(identity, { backpressure: 'buffer', maxBuffered: 3 });
@@ -307,7 +293,7 @@ describe('live rendering', () => {
   });
 
   test("slow consumer, 'drop': gaps in index, counted, the frames that come are exact", async () => {
-    const x = speechLike(2, 16000, 6);
+    const x = speechSeconds(2, 16000, 6);
     const ref = await offline('speech-2s-drop', { samples: x, sampleRate: 16000 });
     // Everything at once: all but maxBuffered of the ready frames are dropped.
     const r = await liveRun(x, 16000, { chunk: x.length, options: { backpressure: 'drop', maxBuffered: 2 } });
@@ -347,7 +333,7 @@ describe('live rendering', () => {
   });
 
   test('malformed input: typed errors; a bad chunk is rejected whole and the stream goes on', async () => {
-    const x = speechLike(0.5, 16000, 9);
+    const x = speechSeconds(0.5, 16000, 9);
     const live = session.live(identity);
     const bad = new Float32Array(100);
     bad[37] = NaN;
@@ -389,7 +375,7 @@ describe('live rendering', () => {
   });
 
   test('pipeFrom: a WAV in 3-byte pieces (stereo, 44.1 kHz, streamed header), raw f32le from a WHATWG ReadableStream', async () => {
-    const l = speechLike(1, 44100, 11), r = speechLike(1, 44100, 12);
+    const l = speechSeconds(1, 44100, 11), r = speechSeconds(1, 44100, 12);
     const wav = wavBytes([l, r], 44100, { streamed: true });
     const ref = await offline('stereo-wav', wavBytes([l, r], 44100));
     const live = session.live(identity);
@@ -404,7 +390,7 @@ describe('live rendering', () => {
     assert.deepEqual(piped, { samples: 44100, sampleRate: 44100 });
     assertFramesEqual('stereo WAV stream', frames, ref);
 
-    const x = speechLike(0.8, 16000, 13);
+    const x = speechSeconds(0.8, 16000, 13);
     const bytes = Buffer.from(x.buffer, x.byteOffset, x.byteLength);
     const web = new ReadableStream({
       start(c) {

@@ -33,3 +33,19 @@ export function tone(seconds, rate = 16000) {
   for (let i = 0; i < n; i++) s[i] = 0.3 * Math.sin((2 * Math.PI * 220 * i) / rate);
   return { samples: s, sampleRate: rate };
 }
+
+/** Speech-like test signal of n samples: drifting harmonics, noise, pauses (seeded). */
+export function speechLike(n, rate, seed = 1) {
+  let s = seed >>> 0;
+  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32) - 0.5;
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    const on = t % 0.7 < 0.5 ? 1 : 0;
+    const f0 = 120 + 40 * Math.sin(2 * Math.PI * 1.3 * t);
+    let v = 0;
+    for (let h = 1; h <= 6; h++) v += Math.sin(2 * Math.PI * f0 * h * t + h) / h;
+    x[i] = 0.3 * on * v + 0.02 * rand();
+  }
+  return x;
+}

@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { ffmpegMissingReason, findFfmpeg, lastLine } from '../audio-ffmpeg.js';
 import { BackendUnavailableError, InputAudioError, InternalError, InvalidArgumentError } from '../errors.js';
 import { expectString } from '../validate.js';
-import { openMp4Writer } from './mp4.js';
+import { floatWavHeader, openMp4Writer } from './mp4.js';
 import { expectFps, tempPath, type FrameSink, type WriteResult } from './sink.js';
 
 export interface LiveMp4Options {
@@ -24,23 +24,6 @@ export interface LiveMp4Options {
 export interface LiveMp4Sink extends FrameSink {
   /** Appends mono speech samples (one rate for the whole file). */
   writeAudio(samples: Float32Array, sampleRate: number): Promise<void>;
-}
-
-function wavHeader(sampleRate: number, dataBytes: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'latin1');
-  h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
-  h.write('WAVEfmt ', 8, 'latin1');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(3, 20); // IEEE float
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(sampleRate, 24);
-  h.writeUInt32LE(sampleRate * 4, 28);
-  h.writeUInt16LE(4, 32);
-  h.writeUInt16LE(32, 34);
-  h.write('data', 36, 'latin1');
-  h.writeUInt32LE(Math.min(0xffffffff, dataBytes), 40);
-  return h;
 }
 
 /** Opens a live mp4 writer (needs ffmpeg: BackendUnavailableError without one). */
@@ -76,7 +59,7 @@ export function openLiveMp4Writer(options: LiveMp4Options): LiveMp4Sink {
       rate = sampleRate;
       if (!wav) {
         opening ??= mkdir(dirname(out), { recursive: true }).then(() => open(tmpWav, 'w')).then(async (fh) => {
-          await fh.write(wavHeader(sampleRate, 0));
+          await fh.write(floatWavHeader(sampleRate, 0));
           return fh;
         });
         wav = await opening;
@@ -94,7 +77,7 @@ export function openLiveMp4Writer(options: LiveMp4Options): LiveMp4Sink {
       try {
         const v = await video.finish(); // the video-only mp4, under tmpVideo
         if (wav) {
-          await wav.write(wavHeader(rate!, audioBytes), 0, 44, 0);
+          await wav.write(floatWavHeader(rate!, audioBytes), 0, 44, 0);
           await wav.close();
           wav = undefined;
           const args = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-i', tmpVideo,

@@ -42,21 +42,27 @@ export interface Mp4Options {
 const PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
 
 /** Float32 mono samples as a 32-bit float WAV file. */
+/** The 44-byte header of a mono IEEE-float WAV with dataBytes of samples (sizes capped at 4 GiB). */
+export function floatWavHeader(sampleRate: number, dataBytes: number): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'latin1');
+  h.writeUInt32LE(Math.min(0xffffffff, 36 + dataBytes), 4);
+  h.write('WAVEfmt ', 8, 'latin1');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(3, 20); // IEEE float
+  h.writeUInt16LE(1, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * 4, 28);
+  h.writeUInt16LE(4, 32);
+  h.writeUInt16LE(32, 34);
+  h.write('data', 36, 'latin1');
+  h.writeUInt32LE(Math.min(0xffffffff, dataBytes), 40);
+  return h;
+}
+
 export function floatWav(samples: Float32Array, sampleRate: number): Buffer {
-  const data = samples.length * 4;
-  const buf = Buffer.alloc(44 + data);
-  buf.write('RIFF', 0, 'latin1');
-  buf.writeUInt32LE(36 + data, 4);
-  buf.write('WAVEfmt ', 8, 'latin1');
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(3, 20); // IEEE float
-  buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(sampleRate, 24);
-  buf.writeUInt32LE(sampleRate * 4, 28);
-  buf.writeUInt16LE(4, 32);
-  buf.writeUInt16LE(32, 34);
-  buf.write('data', 36, 'latin1');
-  buf.writeUInt32LE(data, 40);
+  const buf = Buffer.alloc(44 + samples.length * 4);
+  floatWavHeader(sampleRate, samples.length * 4).copy(buf, 0);
   for (let i = 0; i < samples.length; ++i) buf.writeFloatLE(samples[i]!, 44 + 4 * i);
   return buf;
 }
