@@ -158,7 +158,7 @@ template <>
 __device__ __forceinline__ float ld_plane<__half>(const __half* p) { return __half2float(__ldg(p)); }
 
 // Channel c of one bilinear sample of a channel-last (h, w, C) map, as
-// grid_sample(bilinear, align_corners=False, zeros) and triplane.cc's
+// grid_sample(bilinear, align_corners=False, zeros) and kernels/bilinear.h's
 // bilinear_taps compute it; unfused roundings as the scalar CPU path.
 template <typename T>
 __device__ float bilinear(const T* map, int h, int w, int C, float gx, float gy, int c) {
@@ -311,7 +311,7 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
       A[p * L.ld_in + j] = v;
     }
     __syncthreads();
-    // c. deform MLP (U-Net): X3 = [d2 | e1], X2 = [d1 | e2], c in A
+    // c. deformation field MLP (U-Net, deformation_field.cc): X3 = [d2 | e1], X2 = [d1 | e2], c in A
     layer<TC>(P, sm, 0, A, L.ld_in, L.in_dim, 0, L.din, P.e1_bias, L.h0, X3 + L.h0, L.ld_x3, kRelu);
     layer<TC>(P, sm, 1, X3 + L.h0, L.ld_x3, L.h0, 2, L.h0, P.w[3], L.h1, X2 + L.h1, L.ld_x2, kRelu);
     layer<TC>(P, sm, 2, X2 + L.h1, L.ld_x2, L.h1, 4, L.h1, P.w[5], L.h2, A, L.ld_c, kRelu);
@@ -337,7 +337,7 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
       }
     }
     __syncthreads();
-    // f. decoder: fc1 + softplus -> X2, fc2 -> A
+    // f. tri-plane decoder (triplane_decoder.cc): fc1 + softplus -> X2, fc2 -> A
     layer<TC>(P, sm, 6, X3, L.ld_f, 4 * L.C, 12, 4 * L.C, P.w[13], L.hd, X2, L.ld_hd, kSoftplus);
     layer<TC>(P, sm, 7, X2, L.ld_hd, L.hd, 14, L.hd, P.w[15], L.F + 1, A, L.ld_o, kNone);
     // g. rows [sigmoid(feat) * (1 + 2e-3) - 1e-3 | sigma_raw] into the ray's slots
@@ -512,7 +512,7 @@ __global__ void __launch_bounds__(kThreads) nerf_kernel(const KParams P) {
   }
 }
 
-// e1 bias with the audio code folded in, in double as DeformMlp::fold_code.
+// e1 bias with the audio code folded in, in double as DeformationField::fold_code.
 __global__ void fold_code_kernel(const float* e1_w, int din, int in_dim, int A, const float* e1_b, const float* code,
                                  float* out, int h0) {
   const int o = blockIdx.x * blockDim.x + threadIdx.x;

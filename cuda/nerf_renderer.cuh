@@ -1,9 +1,11 @@
 // The fused per-ray NeRF on the GPU (CPU twin: cpp/model/nerf_renderer.cc).
 //
 // One kernel launch renders the coarse image: ray generation, coarse depths,
-// positional encoding + F_cm sample, deformation MLP, tri-plane sampling,
-// decoder MLP, compositing, importance resampling, the fine pass, the stable
-// merge and the final composite. Per-point intermediates live in shared
+// positional encoding + F_cm sample, deformation field MLP, tri-plane sampling,
+// tri-plane decoder MLP, compositing, importance resampling, the fine pass, the
+// stable merge and the final composite (the stages deformation_field, triplane,
+// triplane_decoder and volume_render, each with a CPU twin of that name in
+// cpp/model/). Per-point intermediates live in shared
 // memory only; the only device-memory traffic is weights (L1/L2), planes
 // (L2-resident), F_cm and the output image.
 //
@@ -17,10 +19,12 @@
 namespace s3d {
 namespace cuda {
 
-// Model dimensions (a ModelConfig subset; same names).
+// Model dimensions: a ModelConfig subset under the same names (h0..h2 =
+// deform_hidden), defaults those of s3d-64; train/tests/test_config_sync.py checks
+// both against train/s3d_nerf/config.py.
 struct CudaNerfDims {
   int render_size = 64;
-  int n_coarse = 48, n_importance = 48;
+  int n_coarse = 24, n_importance = 24;
   int feat_channels = 32;   // F: decoder outputs 1 + F
   int plane_channels = 32;  // C: tri-plane channels; point feature 4C
   int cm_channels = 64;

@@ -4,7 +4,8 @@
 //   node examples/render-frames.mjs <aligned-face.png> <speech.wav> [out-dir] [--frames N] [--model path]
 //
 // The portrait must already be a square face crop aligned to the model's
-// template (face alignment of arbitrary photos is a later issue). Frames are
+// template (for any photo use `s3d-nerf render --image photo.jpg ... --out dir/`,
+// which detects, aligns and pastes back; docs/ALIGNMENT.md). Frames are
 // written as out-dir/frame-00000.png ... at 25 fps; turn them into a video with
 //   ffmpeg -framerate 25 -i out/frame-%05d.png -i speech.wav -shortest out.mp4
 import { mkdir } from 'node:fs/promises';
@@ -20,11 +21,17 @@ const { values, positionals } = parseArgs({
     model: { type: 'string' },
     threads: { type: 'string' },
     orbit: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
 const [image, wav, outDir = 'out'] = positionals;
+const USAGE = 'usage: node examples/render-frames.mjs <aligned-face.png> <speech.wav> [out-dir] [--frames N] [--threads N] [--model path] [--orbit]';
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 if (!image || !wav) {
-  console.error('usage: node examples/render-frames.mjs <aligned-face.png> <speech.wav> [out-dir] [--frames N] [--model path] [--orbit]');
+  console.error(USAGE);
   process.exit(2);
 }
 

@@ -3,29 +3,21 @@
 // derived from the test fixtures and the bundled model (headers only for the
 // big files), plus the committed regression inputs of tests/fuzz/regressions/.
 //   node scripts/fuzz-seeds.mjs build/fuzz/seeds
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseSafetensors, serializeSafetensors } from '../tests/helpers/safetensors.mjs';
+import {
+  joinSafetensors, parseSafetensors, readSafetensorsHeader, serializeSafetensors, splitSafetensors,
+} from '../tests/helpers/safetensors.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2] ?? join(root, 'build', 'fuzz', 'seeds');
 const tiny = readFileSync(join(root, 'tests/fixtures/tiny/model.safetensors'));
 
-function headerOf(buf) {
-  const n = Number(buf.readBigUInt64LE(0));
-  return buf.subarray(8, 8 + n).toString('utf8');
-}
 function put(target, name, data) {
   const dir = join(out, target);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, name), data);
-}
-function withHeader(json, data = Buffer.alloc(0)) {
-  const h = Buffer.from(json, 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  return Buffer.concat([len, h, data]);
 }
 
 // --- safetensors: the tiny model (F32, F16, BF16), small hand-made files.
@@ -39,23 +31,18 @@ const meta = parsed.metadata;
 put('fuzz_safetensors', 'meta-only.safetensors', serializeSafetensors({}, meta));
 put('fuzz_safetensors', 'one-tensor.safetensors',
   serializeSafetensors({ 'encoder.conv0.weight': { shape: [2, 3], data: [1, 2, 3, 4, 5, 6], dtype: 'F16' } }, meta));
-put('fuzz_safetensors', 'empty-header.safetensors', withHeader('{}'));
-put('fuzz_safetensors', 'zero-dim.safetensors', withHeader('{"a":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}}'));
+put('fuzz_safetensors', 'empty-header.safetensors', joinSafetensors('{}'));
+put('fuzz_safetensors', 'zero-dim.safetensors', joinSafetensors('{"a":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}}'));
 
 // --- json: headers of every fixture, the metadata values, small documents.
 const bundled = join(root, 'weights/s3d-64.safetensors');
 const headers = [['tiny-model', tiny]];
 for (const f of ['tests/fixtures/tiny/stages.safetensors', 'tests/fixtures/audio.safetensors'])
   if (existsSync(join(root, f))) headers.push([f.split('/').slice(-2).join('-'), readFileSync(join(root, f))]);
-for (const [name, buf] of headers) put('fuzz_json', `${name}.header.json`, headerOf(buf));
+for (const [name, buf] of headers) put('fuzz_json', `${name}.header.json`, splitSafetensors(buf).headerText);
 let bundledConfig;
 if (existsSync(bundled)) {
-  // Only the header (the file is large): read the first MiB.
-  const head = Buffer.alloc(1 << 20);
-  const fd = openSync(bundled, 'r');
-  readSync(fd, head, 0, head.length, 0);
-  closeSync(fd);
-  const h = JSON.parse(headerOf(head));
+  const { header: h } = await readSafetensorsHeader(bundled);  // only the header: the file is large
   put('fuzz_json', 's3d-64.header.json', JSON.stringify(h));
   bundledConfig = h.__metadata__?.config;
 }

@@ -55,6 +55,8 @@ for t in "${TARGETS[@]}"; do
 done
 
 rm -rf "$OUT/seeds"
+# The seeds read headers with the package's reader (lib/safetensors.js, from ts/).
+[ -f lib/safetensors.js ] || npm run build:ts >/dev/null
 node scripts/fuzz-seeds.mjs "$OUT/seeds" >/dev/null
 
 status=0

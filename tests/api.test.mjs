@@ -52,6 +52,32 @@ test('options must be an object', async () => {
   await assert.rejects(createSession({ signal: 'x' }), /Expected an AbortSignal for signal/);
 });
 
+test('a misspelt option is an error, not ignored', async () => {
+  await assert.rejects(createSession({ model: tinyModel, thread: 2 }), {
+    name: 'InvalidArgumentError',
+    code: 'ERR_INVALID_ARG',
+    message: 'Unknown option "thread" for createSession (known: model, backend, threads, signal)',
+  });
+  const session = await createSession({ model: tinyModel, threads: 1, backend: 'cpu' });
+  try {
+    const n = session.config.image_size;
+    const image = { data: new Uint8Array(n * n * 3).fill(90), width: n, height: n, channels: 3 };
+    await assert.rejects(session.encodeIdentity(image, { aligned: true, align: false }), /Unknown option "align" for encodeIdentity/);
+    const identity = await session.encodeIdentity(image, { aligned: true });
+    const audio = await session.prepareAudio({ samples: new Float32Array(8000), sampleRate: 16000 });
+    await assert.rejects(session.prepareAudio({ samples: new Float32Array(8000), sampleRate: 16000 }, { signl: null }),
+      /Unknown option "signl" for prepareAudio \(known: signal\)/);
+    await assert.rejects(session.renderFrame(identity, { audio, frame: 0, fromat: 'float32' }), /Unknown option "fromat" for renderFrame/);
+    await assert.rejects(session.renderFrames(identity, { audio, frame: [0] }), /Unknown option "frame" for renderFrames/);
+    assert.throws(() => session.live(identity, { backPressure: 'drop' }), /Unknown option "backPressure" for live/);
+    // The known options still work.
+    const f = await session.renderFrame(identity, { audio, frame: 0, format: 'float32' });
+    assert.equal(f.data.length, n * n * 3);
+  } finally {
+    await session.dispose();
+  }
+});
+
 test('missing model file -> ModelFormatError naming the path', async () => {
   const missing = join(tmp, 'nope.safetensors');
   await assert.rejects(createSession({ model: missing }), (err) => {

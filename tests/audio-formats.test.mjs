@@ -1,4 +1,4 @@
-// Speech in any common format (ts/audio-ffmpeg.ts): mp3/ogg/opus/flac/m4a made
+// Speech in any common format (ts/audio/ffmpeg.ts): mp3/ogg/opus/flac/m4a made
 // from a synthetic tone with the system ffmpeg, decoded through prepareAudio
 // (ffmpeg located as S3D_FFMPEG > @ffmpeg-installer/ffmpeg > PATH); duration
 // within one video frame and the tone's frequency (zero crossings) preserved.

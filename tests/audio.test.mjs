@@ -2,7 +2,7 @@
 // deformation windows with the torchaudio reference (tests/fixtures/audio.safetensors,
 // written by train/fixtures_audio.py; relative-error tolerances stored per case),
 // the public prepareAudio frame counts for those cases, and WAV decoding
-// (ts/audio-decode.ts) of every supported sample format plus its errors.
+// (ts/audio/wav.ts) of every supported sample format plus its errors.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';

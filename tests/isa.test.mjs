@@ -1,4 +1,4 @@
-// ISA matrix: re-runs the parity suite (tests/parity.test.mjs) in child
+// ISA matrix: re-runs the parity suites (tests/parity*.test.mjs) in child
 // processes with S3D_CPU_FEATURES=avx2 and =scalar, so machines with only
 // AVX2, or no usable SIMD, get the same numbers as the best path. The cap is
 // read once when the addon loads, hence the child processes. A probe child
@@ -49,11 +49,13 @@ for (const cap of ['avx2', 'scalar']) {
         `${uncapped.features.kernelIsa}: the capped kernels did not run`);
     console.log(`# ${cap}: kernels ${f.kernelIsa} (uncapped: ${uncapped.features.kernelIsa})`);
 
-    const r = runNode('tests/parity.test.mjs', cap);
-    const summary = r.out.split('\n').filter((l) => /^# (tests|pass|fail)/.test(l)).join(', ');
-    console.log(`# parity under S3D_CPU_FEATURES=${cap}: ${summary}`);
-    assert.equal(r.status, 0, `parity suite failed under S3D_CPU_FEATURES=${cap}:\n${r.out}`);
-    assert.match(r.out, /^# fail 0$/m);
-    assert.doesNotMatch(r.out, /^# pass 0$/m);
+    for (const suite of ['tests/parity.test.mjs', 'tests/parity-realistic.test.mjs', 'tests/api-parity.test.mjs']) {
+      const r = runNode(suite, cap);
+      const summary = r.out.split('\n').filter((l) => /^# (tests|pass|fail)/.test(l)).join(', ');
+      console.log(`# ${suite} under S3D_CPU_FEATURES=${cap}: ${summary}`);
+      assert.equal(r.status, 0, `${suite} failed under S3D_CPU_FEATURES=${cap}:\n${r.out}`);
+      assert.match(r.out, /^# fail 0$/m);
+      assert.doesNotMatch(r.out, /^# pass 0$/m);
+    }
   });
 }

@@ -13,37 +13,16 @@ import { runStage } from '../lib/internal.js';
 import { relativeError } from './helpers/metrics.mjs';
 import { readSafetensors, writeSafetensors } from './helpers/safetensors.mjs';
 import { requireFixture, tinyModel, tinyStages } from './helpers/fixtures.mjs';
+import * as harness from './helpers/parity.mjs';
+import { loadStages } from './helpers/parity.mjs';
 
 const TOLERANCE = 1e-4;
 
 
-const fixtures = readSafetensors(requireFixture(tinyStages));
-const stages = JSON.parse(fixtures.metadata.stages);
-
-function stageInputs(stage) {
-  const inputs = {};
-  for (const name of stage.inputs) {
-    const t = fixtures.tensors.get(`${stage.name}/in/${name}`);
-    assert.ok(t, `fixture lacks ${stage.name}/in/${name}`);
-    inputs[name] = { shape: t.shape, data: t.data };
-  }
-  return inputs;
-}
-
-/** Runs a stage; returns { output: relative error }. */
-async function stageErrors(session, stage) {
-  const out = await runStage(session, stage.name, stageInputs(stage));
-  const errors = {};
-  for (const name of stage.outputs) {
-    const ref = fixtures.tensors.get(`${stage.name}/out/${name}`);
-    assert.ok(ref, `fixture lacks ${stage.name}/out/${name}`);
-    const got = out[name];
-    assert.ok(got, `stage ${stage.name} returned no output ${name}`);
-    assert.deepEqual(got.shape, ref.shape, `${stage.name}/${name} shape`);
-    errors[name] = relativeError(got.data, ref.data);
-  }
-  return errors;
-}
+const fixtures = loadStages(tinyStages);
+const { stages } = fixtures;
+const stageInputs = (stage) => harness.stageInputs(fixtures, stage);
+const stageErrors = (session, stage) => harness.stageErrors(session, fixtures, stage);
 
 test('the stage fixture lists stages', () => {
   assert.ok(stages.length > 0);
@@ -69,11 +48,11 @@ describe('parity with the PyTorch reference (tiny model)', () => {
 });
 
 // The SR source branch sees mid-grey for the inner face below sr_hide_below * H
-// (hide_mouth in train/s3d_nerf/super_resolution.py). The sr_source fixture must
-// only be matched with the hole cut, and a model file exported before the field
-// existed must cut none.
+// (hide_mouth in train/s3d_nerf/super_resolution.py). The super_resolution_source
+// fixture must only be matched with the hole cut, and a model file exported before
+// the field existed must cut none.
 describe('the SR source mouth hole (config.sr_hide_below)', () => {
-  const stage = stages.find((s) => s.name === 'sr_source');
+  const stage = stages.find((s) => s.name === 'super_resolution_source');
   let session;
   before(async () => {
     session = await createSession({ model: requireFixture(tinyModel), threads: 2 });
@@ -82,14 +61,14 @@ describe('the SR source mouth hole (config.sr_hide_below)', () => {
 
   const withMask = (mask) => ({ ...stageInputs(stage), mask });
   const zeroMask = () => {
-    const m = fixtures.tensors.get('sr_source/in/mask');
+    const m = fixtures.tensors.get('super_resolution_source/in/mask');
     return { shape: m.shape, data: new Float32Array(m.data.length) };
   };
 
   test('the fixture cuts a hole: masked and kept pixels below the cut', () => {
     const below = session.config.sr_hide_below;
     assert.ok(Math.abs(below - 0.58) < 1e-6, `tiny config sr_hide_below ${below}`);
-    const m = fixtures.tensors.get('sr_source/in/mask');
+    const m = fixtures.tensors.get('super_resolution_source/in/mask');
     const [h, w] = m.shape;
     let hidden = 0, kept = 0;
     for (let y = 0; y < h; y++)
@@ -97,18 +76,18 @@ describe('the SR source mouth hole (config.sr_hide_below)', () => {
     assert.ok(hidden > 0 && kept > 0, `below the cut: ${hidden} hidden, ${kept} kept`);
   });
 
-  test('without the hole the sr_source outputs miss the fixture', async () => {
-    const out = await runStage(session, 'sr_source', withMask(zeroMask()));
+  test('without the hole the super_resolution_source outputs miss the fixture', async () => {
+    const out = await runStage(session, 'super_resolution_source', withMask(zeroMask()));
     for (const name of stage.outputs) {
-      const err = relativeError(out[name].data, fixtures.tensors.get(`sr_source/out/${name}`).data);
-      console.log(`# sr_source/${name} without the hole: relative error ${err.toExponential(3)}`);
-      assert.ok(err > 100 * TOLERANCE, `sr_source/${name} matches the fixture without the hole (${err})`);
+      const err = relativeError(out[name].data, fixtures.tensors.get(`super_resolution_source/out/${name}`).data);
+      console.log(`# super_resolution_source/${name} without the hole: relative error ${err.toExponential(3)}`);
+      assert.ok(err > 100 * TOLERANCE, `super_resolution_source/${name} matches the fixture without the hole (${err})`);
     }
   });
 
-  test('sr_source requires the mask input', async () => {
+  test('super_resolution_source requires the mask input', async () => {
     const { mask: _mask, ...noMask } = stageInputs(stage);
-    await assert.rejects(runStage(session, 'sr_source', noMask), /mask/);
+    await assert.rejects(runStage(session, 'super_resolution_source', noMask), /mask/);
   });
 
   test('a model file without sr_hide_below cuts no hole', async () => {
@@ -120,8 +99,8 @@ describe('the SR source mouth hole (config.sr_hide_below)', () => {
     const old = await createSession({ model: path, threads: 2 });
     try {
       assert.equal(old.config.sr_hide_below, 0);
-      const got = await runStage(old, 'sr_source', stageInputs(stage));  // the fixture's mask, ignored
-      const ref = await runStage(session, 'sr_source', withMask(zeroMask()));
+      const got = await runStage(old, 'super_resolution_source', stageInputs(stage));  // the fixture's mask, ignored
+      const ref = await runStage(session, 'super_resolution_source', withMask(zeroMask()));
       for (const name of stage.outputs) assert.ok(relativeError(got[name].data, ref[name].data) <= 1e-7, name);
       // End to end too: identity encoding passes the mask to the SR source (the frame fixture has the hole).
       const frame = stages.find((s) => s.name === 'frame');
@@ -135,18 +114,88 @@ describe('the SR source mouth hole (config.sr_hide_below)', () => {
   });
 });
 
+// The SR source gate (config.sr_source_gate): rgb = g * seen + (1 - g) * generated,
+// with g = sigmoid of out_rgb's 4th row. Pinning g at 1 must give back seen exactly,
+// pinning it at 0 must give what a model without the gate (a 3-row out_rgb, the
+// format of older files) generates.
+describe('the SR source gate (config.sr_source_gate)', () => {
+  const stage = stages.find((s) => s.name === 'super_resolution');
+  const seen = fixtures.tensors.get('super_resolution/in/seen');
+
+  function writeModel(edit) {
+    const model = readSafetensors(requireFixture(tinyModel));
+    for (const [k, v] of model.tensors) model.tensors.set(k, { ...v, dtype: 'F32' });
+    const cfg = JSON.parse(model.metadata.config);
+    edit(model.tensors, cfg);
+    const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'gate.safetensors');
+    writeSafetensors(path, model.tensors, { ...model.metadata, config: JSON.stringify(cfg) });
+    return path;
+  }
+  const pinGate = (logit) => (tensors) => {
+    const b = tensors.get('sr.out_rgb.bias');
+    const w = tensors.get('sr.out_rgb.weight');                          // (4, o, 1, 1)
+    const o = w.shape[1];
+    const wd = Float32Array.from(w.data);
+    wd.fill(0, 3 * o, 4 * o);
+    tensors.set('sr.out_rgb.weight', { ...w, data: wd });
+    tensors.set('sr.out_rgb.bias', { ...b, data: Float32Array.from(b.data, (v, i) => (i === 3 ? logit : v)) });
+  };
+  async function srWith(path, inputs = stageInputs(stage)) {
+    const session = await createSession({ model: path, threads: 2 });
+    try {
+      return { rgb: (await runStage(session, 'super_resolution', inputs)).rgb, config: session.config };
+    } finally {
+      await session.dispose();
+    }
+  }
+
+  test('the fixture model has the gate and super_resolution reads seen', async () => {
+    const { rgb, config } = await srWith(requireFixture(tinyModel), { ...stageInputs(stage), seen: { shape: seen.shape, data: new Float32Array(seen.data.length) } });
+    assert.equal(config.sr_source_gate, true);
+    const err = relativeError(rgb.data, fixtures.tensors.get('super_resolution/out/rgb').data);
+    console.log(`# super_resolution/rgb with seen zeroed: relative error ${err.toExponential(3)}`);
+    assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores seen (${err})`);
+  });
+
+  test('g = 1 gives seen', async () => {
+    const { rgb } = await srWith(writeModel(pinGate(40)));
+    const err = relativeError(rgb.data, seen.data);
+    assert.ok(err <= 1e-6, `rgb vs seen ${err}`);
+  });
+
+  test('g = 0 gives the output of the same model without the gate', async () => {
+    const { rgb } = await srWith(writeModel(pinGate(-40)));
+    const old = writeModel((tensors, cfg) => {
+      delete cfg.sr_source_gate;  // older files: no key, 3-row out_rgb
+      const w = tensors.get('sr.out_rgb.weight');
+      const b = tensors.get('sr.out_rgb.bias');
+      const o = w.shape[1];
+      tensors.set('sr.out_rgb.weight', { ...w, shape: [3, o, 1, 1], data: w.data.slice(0, 3 * o) });
+      tensors.set('sr.out_rgb.bias', { ...b, shape: [3], data: b.data.slice(0, 3) });
+    });
+    const { rgb: ref, config } = await srWith(old);
+    assert.equal(config.sr_source_gate, false);
+    const err = relativeError(rgb.data, ref.data);
+    const vsGated = relativeError(ref.data, fixtures.tensors.get('super_resolution/out/rgb').data);
+    console.log(`# super_resolution/rgb at g = 0 vs no gate: ${err.toExponential(3)}; no gate vs the gated fixture: ${vsGated.toExponential(3)}`);
+    assert.ok(err <= 1e-6, `g = 0 vs no gate ${err}`);
+    assert.ok(vsGated > 100 * TOLERANCE, 'the gate changes nothing on the fixture');
+  });
+});
+
 // One tensor per module, and the fixture stages whose outputs depend on it. Each
 // perturbed model must fail exactly those stages and still pass all the others,
 // which shows every stage's check can fail and that stages are independent.
 const PERTURBATIONS = {
   'encoder.down.0.conv1.weight': ['encoder', 'frame'],
-  'aggregator.proj.weight': ['aggregate', 'frame'],
+  'aggregator.proj.weight': ['slot_attention', 'frame'],
   'audio_net.convs.0.weight': ['audio_net', 'frame'],
   'cross_attention.k_proj.weight': ['cross_attention', 'frame'],
-  'deform.e1.weight': ['deform', 'nerf', 'frame'],
-  'decoder.fc1.weight': ['triplane_decode', 'nerf', 'frame'],
-  'sr_source.conv_full.weight': ['sr_source', 'frame'],
-  'sr.out1.weight': ['sr', 'frame'],
+  'deform.e1.weight': ['deformation_field', 'nerf_renderer', 'frame'],
+  'decoder.fc1.weight': ['triplane_decoder', 'nerf_renderer', 'frame'],
+  'sr_source.conv_full.weight': ['super_resolution_source', 'frame'],
+  'sr.out1.weight': ['super_resolution', 'frame'],
+  'sr.out_rgb.bias': ['super_resolution', 'frame'],  // its 4th value is the gate's
 };
 
 function writePerturbedModel(tensorName) {
@@ -188,7 +237,8 @@ describe('the parity test can fail: a perturbed module fails exactly its stages'
 
   test('every weighted stage is covered by a perturbation', () => {
     const covered = new Set(Object.values(PERTURBATIONS).flat());
-    // volume_render and importance have no weights: their math is checked by the parity suite.
-    for (const s of stages) if (!['volume_render', 'importance'].includes(s.name)) assert.ok(covered.has(s.name), s.name);
+    // volume_render and volume_render_importance have no weights: their math is checked by the parity suite.
+    const unweighted = ['volume_render', 'volume_render_importance'];
+    for (const s of stages) if (!unweighted.includes(s.name)) assert.ok(covered.has(s.name), s.name);
   });
 });

@@ -1,4 +1,4 @@
-// Pose helpers for video (ts/pose.ts): offsetPose, orbitTrack, parsePoseTrack.
+// Pose helpers for video (ts/camera.ts): offsetPose, orbitTrack, parsePoseTrack.
 // Run: npm test
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 
 import { createSession, InputAudioError, ModelFormatError } from '../lib/index.js';
 import { requireFixture, syntheticImage, tinyModel, tone } from './helpers/fixtures.mjs';
+import { joinSafetensors, splitSafetensors } from './helpers/safetensors.mjs';
 
 const SEED = Number(process.env.S3D_FUZZ_SEED ?? 0x5eed7);
 const ITER = Number(process.env.S3D_FUZZ_ITER ?? 250);
@@ -38,18 +39,10 @@ const weird = [0, -1, 1, 2, 3, 7, 1.5, -0.5, 1e9, 2 ** 31, 2 ** 32 + 1, 2 ** 53,
 // ---------------------------------------------------------------- model mutants
 
 const tiny = readFileSync(requireFixture(tinyModel));
-const headerLen = Number(tiny.readBigUInt64LE(0));
-const header = JSON.parse(tiny.subarray(8, 8 + headerLen).toString('utf8'));
-const data = tiny.subarray(8 + headerLen);
+const { header, dataStart, data } = splitSafetensors(tiny);
+const headerLen = dataStart - 8;
 const names = Object.keys(header).filter((k) => k !== '__metadata__');
 const config = JSON.parse(header.__metadata__.config);
-
-function pack(h, d = data) {
-  const text = Buffer.from(typeof h === 'string' ? h : JSON.stringify(h), 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(text.length));
-  return Buffer.concat([len, text, d]);
-}
 
 function configPaths(c, prefix = []) {
   return Object.entries(c).flatMap(([k, v]) =>
@@ -80,10 +73,7 @@ function mutateModel(r) {
       const op = r.int(3);
       text = op === 0 ? text.slice(0, at) + ch + text.slice(at) : op === 1 ? text.slice(0, at) + text.slice(at + 1) : text.slice(0, at) + ch + text.slice(at + 1);
     }
-    const t = Buffer.from(text, 'latin1');
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(t.length));
-    return ['header-bytes', Buffer.concat([len, t, data])];
+    return ['header-bytes', joinSafetensors(Buffer.from(text, 'latin1'), data)];
   }
   if (kind === 3) {
     // structured header edits
@@ -102,7 +92,7 @@ function mutateModel(r) {
       const other = r.pick(names);
       [h[name].data_offsets, h[other].data_offsets] = [h[other].data_offsets, h[name].data_offsets];
     } else h[name] = r.pick(weird);
-    return ['header-json', pack(h)];
+    return ['header-json', joinSafetensors(h, data)];
   }
   if (kind === 4) {
     // metadata and config edits
@@ -124,7 +114,7 @@ function mutateModel(r) {
       }
       h.__metadata__.config = JSON.stringify(c);
     }
-    return ['metadata', pack(h)];
+    return ['metadata', joinSafetensors(h, data)];
   }
   // the length prefix
   const b = Buffer.from(tiny);

@@ -19,6 +19,7 @@ import { NoFaceError, OutOfMemoryError, fromNative } from '../lib/errors.js';
 import { decodeImage, MAX_INPUT_PIXELS } from '../lib/image.js';
 import { binding } from '../lib/internal.js';
 import { root, requireFixture, syntheticImage, tinyModel, tone } from './helpers/fixtures.mjs';
+import { joinSafetensors, splitSafetensors } from './helpers/safetensors.mjs';
 
 const tmp = mkdtempSync(join(tmpdir(), 's3d-robust-'));
 const SIZE = 64;
@@ -94,22 +95,13 @@ function pcm16(samples) {
 
 // Model surgery on the tiny fixture: header JSON edits keep the data section.
 const tinyBytes = readFileSync(requireFixture(tinyModel));
-function splitModel(buf = tinyBytes) {
-  const n = Number(buf.readBigUInt64LE(0));
-  return { header: JSON.parse(buf.subarray(8, 8 + n).toString('utf8')), data: buf.subarray(8 + n) };
-}
-function joinModel(header, data) {
-  const h = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  return Buffer.concat([len, h, data]);
-}
+const splitModel = () => splitSafetensors(tinyBytes);
 /** Writes a variant of the tiny model: edit(header, data) may mutate the header or return new data. */
 function variant(name, edit) {
   const { header, data } = splitModel();
   const out = edit(header, data) ?? data;
   const p = join(tmp, `${name}.safetensors`);
-  writeFileSync(p, joinModel(header, out));
+  writeFileSync(p, joinSafetensors(header, out));
   return p;
 }
 function editConfig(edit) {
@@ -381,10 +373,7 @@ describe('bad model files -> ModelFormatError naming the tensor or key', () => {
       const p = join(tmp, 'dup.safetensors');
       const { header, data } = splitModel();
       const json = JSON.stringify(header).replace('{"__metadata__"', '{"__metadata__":{},"__metadata__"');
-      const h = Buffer.from(json);
-      const len = Buffer.alloc(8);
-      len.writeBigUInt64LE(BigInt(h.length));
-      writeFileSync(p, Buffer.concat([len, h, data]));
+      writeFileSync(p, joinSafetensors(json, data));
       return p;
     }, /duplicate key "__metadata__"/],
     ['a directory', () => { const p = join(tmp, 'dir.safetensors'); mkdirSync(p, { recursive: true }); return p; }, /not a file/],

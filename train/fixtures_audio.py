@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from s3d_nerf import audio as A  # noqa: E402
+from s3d_nerf import audio as A, safetensors_io  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "audio.safetensors")
@@ -84,39 +83,14 @@ def build() -> tuple[dict, dict]:
     return tensors, meta
 
 
-def encode(tensors: dict, meta: dict) -> bytes:
-    header: dict = {"__metadata__": meta}
-    blobs, off = [], 0
-    for k in sorted(tensors):
-        b = np.ascontiguousarray(tensors[k], dtype="<f4").tobytes()
-        header[k] = {"dtype": "F32", "shape": list(tensors[k].shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)  # keep tensor data 8-byte aligned
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
-
-
-def decode(buf: bytes) -> tuple[dict, dict]:
-    (hl,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8:8 + hl])
-    meta = header.pop("__metadata__", {})
-    base = 8 + hl
-    out = {}
-    for k, v in header.items():
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(buf[base + a:base + b], dtype="<f4").reshape(v["shape"])
-    return out, meta
-
-
 CHECK_TOLERANCE = 1e-5  # --check, relative L2 per tensor
 
 
 def main() -> int:
     tensors, meta = build()
     if "--check" in sys.argv[1:]:
-        with open(OUT, "rb") as f:
-            old, old_meta = decode(f.read())
+        old, old_meta = safetensors_io.load(OUT)
+        old = {k: v.numpy() for k, v in old.items()}
         bad = []
         if set(old) != set(tensors):
             bad.append(f"tensor names differ: {sorted(set(old) ^ set(tensors))}")
@@ -135,7 +109,7 @@ def main() -> int:
             print("MISMATCH", m)
         print("fixtures_audio --check:", "FAIL" if bad else "OK")
         return 1 if bad else 0
-    data = encode(tensors, meta)
+    data = safetensors_io.encode(tensors, meta)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "wb") as f:
         f.write(data)

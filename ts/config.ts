@@ -1,6 +1,8 @@
 // The model hyper-parameters, as stored in the model file's metadata
-// ("config") and mirrored by cpp/core/model_config.h and train/s3d_nerf/config.py.
-// Field names keep the file's snake_case so the three stay greppable together.
+// ("config"): train/s3d_nerf/config.py is the source of truth, cpp/core/model_config.h
+// the engine's copy; train/tests/test_config_sync.py checks that these interfaces have
+// exactly its keys and types. Field names keep the file's snake_case so the three stay
+// greppable together.
 import { ModelFormatError } from './errors.js';
 
 export interface AudioFrontEndConfig {
@@ -51,6 +53,13 @@ export interface ModelConfig {
    * for model files exported before the field existed.
    */
   readonly sr_hide_below: number;
+  /**
+   * Whether the SR blends its output with the source per pixel: image = g * seen +
+   * (1 - g) * generated, where seen is the source photo as the SR branch sees it (mouth
+   * hidden) and g a learned gate, so static regions stay as sharp as the photo. Older
+   * model files: false.
+   */
+  readonly sr_source_gate: boolean;
   /**
    * Half-size e of the tri-plane box [-e, e]^3, and whether plane y points down: a point
    * p samples the planes and the F_cm map at p / e (y negated when `plane_y_down`), so

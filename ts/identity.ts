@@ -1,14 +1,14 @@
 // Phase 1 of DESIGN §1: encode one aligned portrait into a cached identity
 // (tri-planes, slot queries, SR source features) that every frame reuses.
 import { throwIfAborted } from './abort.js';
+import { frontalPose, toPoseMatrix, type Pose } from './camera.js';
 import { fromNative } from './errors.js';
 import { alignPhoto, type FaceAlignment } from './face/index.js';
 import { decodeImage, type ImageInput } from './image.js';
 import { fillPolygon, landmarkPolygon, maskFromInput, templateMask, type Landmarks, type MaskInput } from './mask.js';
 import { native, type NativeIdentity } from './native.js';
-import { frontalPose, toPoseMatrix, type Pose } from './pose.js';
+import type { SessionCore } from './session-core.js';
 import { SessionResource } from './session-resource.js';
-import type { Session } from './session.js';
 import { expectOptions, expectSignal, invalid } from './validate.js';
 
 export interface EncodeIdentityOptions {
@@ -52,7 +52,7 @@ export class Identity extends SessionResource<NativeIdentity> {
   readonly face: FaceAlignment | undefined;
 
   /** @internal */
-  constructor(session: Session, handle: NativeIdentity, size: number, pose: Float32Array, mask: Float32Array, face?: FaceAlignment) {
+  constructor(session: SessionCore, handle: NativeIdentity, size: number, pose: Float32Array, mask: Float32Array, face?: FaceAlignment) {
     super(session, handle, 'identity', 'encoded');
     this.size = size;
     this.pose = pose;
@@ -62,9 +62,12 @@ export class Identity extends SessionResource<NativeIdentity> {
 }
 
 /** @internal Implementation of Session.encodeIdentity. */
-export async function encodeIdentity(session: Session, image: ImageInput, options?: EncodeIdentityOptions): Promise<Identity> {
+export async function encodeIdentity(session: SessionCore, image: ImageInput, options?: EncodeIdentityOptions): Promise<Identity> {
   const size = session.config.image_size; // throws DisposedError when disposed
-  const opts = expectOptions(options) as EncodeIdentityOptions;
+  const opts = expectOptions(options, 'options', {
+    fn: 'encodeIdentity',
+    keys: ['aligned', 'faceIndex', 'pose', 'landmarks', 'mask', 'signal'],
+  }) as EncodeIdentityOptions;
   const signal = expectSignal(opts.signal);
   if (opts.aligned !== undefined && typeof opts.aligned !== 'boolean') throw invalid('a boolean', 'aligned', opts.aligned);
   let pose: Float32Array;

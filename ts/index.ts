@@ -16,17 +16,22 @@ export type { PastedFrame, FaceFrame } from './face/paste-back.js';
 export type { ImageInput, RawImage } from './image.js';
 export type { Landmarks, MaskInput } from './mask.js';
 export { TEMPLATE_ELLIPSE, templateMask } from './mask.js';
-export { AudioTrack } from './audio.js';
-export type { AudioInput, PrepareAudioOptions } from './audio.js';
+export { AudioTrack, decodeAudioStream, findFfmpeg, decodeWithFfmpeg } from './audio/index.js';
+export type {
+  AudioInput,
+  PrepareAudioOptions,
+  PcmFormat,
+  DecodeAudioStreamOptions,
+  ByteSource,
+  PcmChunk,
+  FfmpegInfo,
+  DecodeWithFfmpegOptions,
+} from './audio/index.js';
 export type { Frame, PixelFormat, RenderFrameOptions, RenderFramesOptions } from './render.js';
 export { LiveStream, liveLookaheadSeconds } from './live.js';
 export type { LiveOptions, LiveFrame, LiveStats, LiveBackpressure, TimingSummary } from './live.js';
-export { decodeAudioStream } from './live-pcm.js';
-export type { PcmFormat, DecodeAudioStreamOptions, ByteSource, PcmChunk } from './live-pcm.js';
-export { frontalPose, poseFromAngles, offsetPose, orbitTrack, parsePoseTrack, toPoseMatrix, CAMERA_RADIUS, LOOK_AT } from './pose.js';
-export type { Pose, PoseAngles, PoseTrack, OrbitOptions, ParsePoseTrackOptions } from './pose.js';
-export { findFfmpeg, decodeWithFfmpeg } from './audio-ffmpeg.js';
-export type { FfmpegInfo, DecodeWithFfmpegOptions } from './audio-ffmpeg.js';
+export { frontalPose, poseFromAngles, offsetPose, orbitTrack, parsePoseTrack, toPoseMatrix, CAMERA_RADIUS, LOOK_AT } from './camera.js';
+export type { Pose, PoseAngles, PoseTrack, OrbitOptions, ParsePoseTrackOptions } from './camera.js';
 export {
   renderVideo,
   writeMp4,

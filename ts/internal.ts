@@ -3,13 +3,13 @@
 import { fromNative } from './errors.js';
 import { native, type NativeBinding, type NativeFrameTimings, type NativeIdentityTimings, type NativeTensor } from './native.js';
 import type { Session } from './session.js';
-import type { AudioTrack } from './audio.js';
+import type { AudioTrack } from './audio/index.js';
 
 export type { NativeBinding, NativeFrameTimings, NativeIdentityTimings, NativeTensor } from './native.js';
 export { native, packageRoot } from './native.js';
 export { fromNative } from './errors.js';
-export { decodeWav, type DecodedAudio } from './audio-decode.js';
-export { streamWithFfmpeg, type SampleSink } from './audio-ffmpeg.js';
+export { decodeWav, type DecodedAudio } from './audio/wav.js';
+export { streamWithFfmpeg, type SampleSink } from './audio/ffmpeg.js';
 
 /** The log-mel track of a prepared audio track: shape [melFrames, nMels], channel-last (engine layout). */
 export function audioLogMel(track: AudioTrack): NativeTensor {

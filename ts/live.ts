@@ -13,14 +13,14 @@
 // track is finished and the last frames (whose windows reach past the end of
 // the audio) are rendered from it.
 import { abortError } from './abort.js';
+import { decodeAudioStream, type ByteSource, type DecodeAudioStreamOptions } from './audio/pcm-stream.js';
+import { isSinglePose, toPoseMatrix, type Pose } from './camera.js';
 import type { AudioFrontEndConfig } from './config.js';
 import { DisposedError, InputAudioError, InvalidArgumentError, S3DError, fromNative } from './errors.js';
 import type { Identity } from './identity.js';
-import { decodeAudioStream, type ByteSource, type DecodeAudioStreamOptions } from './live-pcm.js';
 import { native, type NativeAudio, type NativeAudioStream, type NativeAudioStreamStatus } from './native.js';
-import { isSinglePose, toPoseMatrix, type Pose } from './pose.js';
 import { toUint8, type Frame, type PixelFormat } from './render.js';
-import type { Session } from './session.js';
+import type { SessionCore } from './session-core.js';
 import { describe, expectObject, expectOneOf, expectOptions, expectSignal } from './validate.js';
 
 /**
@@ -170,7 +170,7 @@ type LiveFrameAny = LiveFrame<Uint8Array | Float32Array>;
  * out. One consumer: `for await (const frame of live)`, or live.frames().
  */
 export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implements AsyncIterable<LiveFrame<T>> {
-  readonly #session: Session;
+  readonly #session: SessionCore;
   readonly #identity: Identity;
   readonly #poseAt: (frame: number) => Float32Array;
   readonly #format: PixelFormat;
@@ -223,12 +223,15 @@ export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implem
   readonly fps: number;
 
   /** @internal Use session.live(). */
-  constructor(session: Session, identity: Identity, options?: LiveOptions) {
+  constructor(session: SessionCore, identity: Identity, options?: LiveOptions) {
     session._assertOpen();
     if (typeof identity !== 'object' || identity === null || typeof (identity as Identity)._handleFor !== 'function')
       throw new InvalidArgumentError(`Expected an Identity from session.encodeIdentity() for identity but received ${describe(identity)}`);
     identity._handleFor(session);
-    const opts = expectOptions(options) as LiveOptions;
+    const opts = expectOptions(options, 'options', {
+      fn: 'live',
+      keys: ['pose', 'format', 'signal', 'backpressure', 'maxBuffered'],
+    }) as LiveOptions;
     this.#session = session;
     this.#identity = identity;
     this.#fe = session.config.audio;
@@ -753,7 +756,7 @@ export class LiveStream<T extends Uint8Array | Float32Array = Uint8Array> implem
 }
 
 /** @internal Implementation of Session.live. */
-export function live(session: Session, identity: Identity, options?: LiveOptions): LiveStream<Uint8Array | Float32Array> {
+export function live(session: SessionCore, identity: Identity, options?: LiveOptions): LiveStream<Uint8Array | Float32Array> {
   if (options !== undefined) expectObject(options, 'options');
   return new LiveStream(session, identity, options);
 }

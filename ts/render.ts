@@ -1,12 +1,12 @@
 // Phase 2 of DESIGN §1: one output frame per (identity, audio frame, pose).
 import { abortError } from './abort.js';
-import type { AudioTrack } from './audio.js';
+import type { AudioTrack } from './audio/index.js';
+import { isSinglePose, toPoseMatrix, type Pose } from './camera.js';
 import { DisposedError, fromNative } from './errors.js';
 import type { Identity } from './identity.js';
 import { native } from './native.js';
-import { isSinglePose, toPoseMatrix, type Pose } from './pose.js';
-import type { Session } from './session.js';
-import { expectObject, expectOneOf, expectSignal, invalid } from './validate.js';
+import type { SessionCore } from './session-core.js';
+import { expectObject, expectOneOf, expectSignal, invalid, rejectUnknownKeys } from './validate.js';
 
 export type PixelFormat = 'uint8' | 'float32';
 
@@ -69,7 +69,7 @@ function checkIdentity(value: unknown): Identity {
   return value as Identity;
 }
 
-async function renderOne(session: Session, identity: Identity, audio: AudioTrack, frame: number, pose: Float32Array, format: PixelFormat): Promise<Frame<Uint8Array | Float32Array>> {
+async function renderOne(session: SessionCore, identity: Identity, audio: AudioTrack, frame: number, pose: Float32Array, format: PixelFormat): Promise<Frame<Uint8Array | Float32Array>> {
   let rgb: Float32Array;
   try {
     rgb = await native().renderFrame(session._native(), identity._handleFor(session), audio._handleFor(session), frame, pose);
@@ -81,10 +81,11 @@ async function renderOne(session: Session, identity: Identity, audio: AudioTrack
 }
 
 /** @internal Implementation of Session.renderFrame. */
-export async function renderFrame(session: Session, identity: Identity, options: RenderFrameOptions): Promise<Frame<Uint8Array | Float32Array>> {
+export async function renderFrame(session: SessionCore, identity: Identity, options: RenderFrameOptions): Promise<Frame<Uint8Array | Float32Array>> {
   session._assertOpen();
   checkIdentity(identity)._handleFor(session);
   const opts = expectObject(options, 'options') as unknown as RenderFrameOptions;
+  rejectUnknownKeys(opts as unknown as Record<string, unknown>, 'renderFrame', ['audio', 'frame', 'pose', 'signal', 'format']);
   const audio = checkAudio(opts.audio);
   audio._handleFor(session);
   const frame = frameIndex(opts.frame, 'frame', audio);
@@ -95,10 +96,11 @@ export async function renderFrame(session: Session, identity: Identity, options:
 }
 
 /** @internal Implementation of Session.renderFrames. */
-export async function renderFrames(session: Session, identity: Identity, options: RenderFramesOptions): Promise<Frame<Uint8Array | Float32Array>[]> {
+export async function renderFrames(session: SessionCore, identity: Identity, options: RenderFramesOptions): Promise<Frame<Uint8Array | Float32Array>[]> {
   session._assertOpen();
   checkIdentity(identity)._handleFor(session);
   const opts = expectObject(options, 'options') as unknown as RenderFramesOptions;
+  rejectUnknownKeys(opts as unknown as Record<string, unknown>, 'renderFrames', ['audio', 'frames', 'pose', 'signal', 'format']);
   const audio = checkAudio(opts.audio);
   audio._handleFor(session);
   const format = opts.format === undefined ? 'uint8' : expectOneOf(opts.format, 'format', ['uint8', 'float32'] as const);

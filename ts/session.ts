@@ -2,7 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { abortError, throwIfAborted } from './abort.js';
-import { prepareAudio, type AudioInput, type AudioTrack, type PrepareAudioOptions } from './audio.js';
+import { prepareAudio, type AudioInput, type AudioTrack, type PrepareAudioOptions } from './audio/index.js';
 import { parseModelConfig, type ModelConfig } from './config.js';
 import { asyncDispose } from './dispose.js';
 import { cudaDiagnostics } from './cuda.js';
@@ -11,6 +11,7 @@ import { encodeIdentity, type EncodeIdentityOptions, type Identity } from './ide
 import type { ImageInput } from './image.js';
 import { native, packageRoot, type NativeSession } from './native.js';
 import { SerialQueue } from './queue.js';
+import type { SessionCore } from './session-core.js';
 import { live, type LiveOptions, type LiveStream } from './live.js';
 import { renderFrame, renderFrames, type Frame, type RenderFrameOptions, type RenderFramesOptions } from './render.js';
 import { expectOneOf, expectOptions, expectPositiveInteger, expectSignal, expectString } from './validate.js';
@@ -92,7 +93,7 @@ async function resolveBackend(choice: BackendChoice, hooks: CreateSessionHooks):
   return 'cpu';
 }
 
-export class Session {
+export class Session implements SessionCore {
   readonly backend: Backend;
   /** Absolute path of the model file. */
   readonly modelPath: string;
@@ -223,7 +224,7 @@ export function createSession(options?: SessionOptions): Promise<Session> {
 
 /** @internal createSession with hooks (the CLI). */
 export async function createSessionWith(options: SessionOptions | undefined, hooks: CreateSessionHooks): Promise<Session> {
-  const opts = expectOptions(options) as SessionOptions;
+  const opts = expectOptions(options, 'options', { fn: 'createSession', keys: ['model', 'backend', 'threads', 'signal'] }) as SessionOptions;
   const choice = opts.backend === undefined ? 'auto' : expectOneOf(opts.backend, 'backend', ['auto', 'cpu', 'cuda'] as const);
   const threads = opts.threads === undefined ? 0 : expectPositiveInteger(opts.threads, 'threads');
   const signal = expectSignal(opts.signal);

@@ -29,10 +29,23 @@ export function expectObject(value: unknown, name: string): Record<string, unkno
   return value;
 }
 
-/** Options objects may be omitted; anything else must be an object. */
-export function expectOptions(value: unknown, name = 'options'): Record<string, unknown> {
+/**
+ * Options objects may be omitted; anything else must be an object. With `known`, a key
+ * outside it is an error (a misspelt option would otherwise be ignored silently):
+ * "Unknown option "thread" for createSession (known: model, backend, threads, signal)".
+ */
+export function expectOptions(value: unknown, name = 'options', known?: { fn: string; keys: readonly string[] }): Record<string, unknown> {
   if (value === undefined) return {};
-  return expectObject(value, name);
+  const obj = expectObject(value, name);
+  if (known) rejectUnknownKeys(obj, known.fn, known.keys);
+  return obj;
+}
+
+/** Throws InvalidArgumentError for the first own key of obj that is not in keys. */
+export function rejectUnknownKeys(obj: Record<string, unknown>, fn: string, keys: readonly string[]): void {
+  for (const k of Object.keys(obj))
+    if (!keys.includes(k))
+      throw new InvalidArgumentError(`Unknown option ${JSON.stringify(k)} for ${fn} (known: ${keys.join(', ')})`);
 }
 
 export function expectPositiveInteger(value: unknown, name: string): number {

@@ -113,6 +113,12 @@ ModelConfig parse_model_config(const std::string& json) {
       config_error("Expected a number in [0, 1) for config.sr_hide_below but received " + json_preview(*v));
     c.sr_hide_below = static_cast<float>(d);
   }
+  c.sr_source_gate = false;
+  if (const JsonValue* v = root.find("sr_source_gate")) {
+    if (!v->is_bool())
+      config_error("Expected true or false for config.sr_source_gate but received " + json_preview(*v));
+    c.sr_source_gate = v->as_bool();
+  }
   c.plane_extent = 0.5f;
   if (const JsonValue* v = root.find("plane_extent")) {
     const double d = v->is_number() ? v->as_number() : -1;
@@ -197,6 +203,7 @@ std::string model_config_to_json(const ModelConfig& c) {
   o.set("sr_mid_channels", JsonValue::number(c.sr_mid_channels));
   o.set("sr_out_channels", JsonValue::number(c.sr_out_channels));
   o.set("sr_hide_below", json_float(c.sr_hide_below));
+  o.set("sr_source_gate", JsonValue::boolean(c.sr_source_gate));
   o.set("plane_extent", json_float(c.plane_extent));
   o.set("plane_y_down", JsonValue::boolean(c.plane_y_down));
   o.set("audio", std::move(a));

@@ -44,8 +44,8 @@ struct ModelConfig {
   int feat_channels = 32;  // decoder outputs 1 + feat_channels
   // volume rendering
   int render_size = 64;    // image_size / 4
-  int n_coarse = 48;
-  int n_importance = 48;
+  int n_coarse = 24;
+  int n_importance = 24;
   float ray_near = 2.25f;
   float ray_far = 3.3f;
   float focal = 4.2647f;   // in units of image width
@@ -58,6 +58,10 @@ struct ModelConfig {
   // >= sr_hide_below * image_size, so the mouth must come through the NeRF.
   // In [0, 1); 0 = off. Absent from older model files: parsed as 0 there.
   float sr_hide_below = 0.58f;
+  // The SR's last 1x1 conv has a 4th output, a gate logit; the image is
+  // g * seen + (1 - g) * generated, seen = the source as the SR branch sees it
+  // (mouth hidden). Absent from older model files: parsed as false there.
+  bool sr_source_gate = true;
   // Tri-plane box [-e, e]^3 and orientation (config.py explains the choice): a point p
   // samples the planes and the F_cm map at q = p * plane_scale(). Absent from older
   // model files, which mean e = 0.5, y up (q = 2p): parsed so there.

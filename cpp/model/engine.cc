@@ -70,7 +70,7 @@ struct Engine::Impl {
     st->query = net->cross_attention->query(*pool, f_agg);
     t.aggregate_ms = ms_since(t1);
     auto t2 = Clock::now();
-    net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half);  // same mask: it cuts the mouth hole
+    net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half, st->sr_seen);  // same mask: it cuts the mouth hole
     t.sr_source_ms = ms_since(t2);
     st->planes = planes_from_hwc(feats, net->cfg.plane_channels, net->cfg.plane_scale());
     st->pose_src = pose;
@@ -96,7 +96,7 @@ struct Engine::Impl {
     Tensor coarse = net->renderer->render(*pool, id.planes, cm, code.data, id.pose_src, pose_tar);
     t.nerf_ms = ms_since(t2);
     auto t3 = Clock::now();
-    Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half);
+    Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half, id.sr_seen);
     t.sr_ms = ms_since(t3);
     t.total_ms = ms_since(t0);
     {
@@ -186,17 +186,19 @@ TensorMap Engine::run_stage(const std::string& stage, const TensorMap& inputs) c
     return [&net, &pool, f](const TensorMap& in) { return f(net.cfg.audio, pool, in); };
   };
   const std::map<std::string, Fn> stages = {
+      // Named after the stage's file (cpp/model/<name>.h, train/s3d_nerf/<name>.py), or
+      // <file>_<part> where a file has two checked entry points; frame: the whole pipeline.
       {"encoder", wrap(run_encoder_stage)},
-      {"aggregate", wrap(run_aggregate_stage)},
+      {"slot_attention", wrap(run_slot_attention_stage)},
       {"audio_net", wrap(run_audio_net_stage)},
       {"cross_attention", wrap(run_cross_attention_stage)},
-      {"deform", wrap(run_deform_stage)},
-      {"triplane_decode", wrap(run_triplane_decode_stage)},
+      {"deformation_field", wrap(run_deformation_field_stage)},
+      {"triplane_decoder", wrap(run_triplane_decoder_stage)},
       {"volume_render", wrap(run_volume_render_stage)},
-      {"importance", wrap(run_importance_stage)},
-      {"nerf", wrap(run_nerf_stage)},
-      {"sr_source", wrap(run_sr_source_stage)},
-      {"sr", wrap(run_sr_stage)},
+      {"volume_render_importance", wrap(run_volume_render_importance_stage)},
+      {"nerf_renderer", wrap(run_nerf_renderer_stage)},
+      {"super_resolution_source", wrap(run_super_resolution_source_stage)},
+      {"super_resolution", wrap(run_super_resolution_stage)},
       {"frame", [this](const TensorMap& in) { return impl_->frame_stage(in); }},
       {"resample", wrap_audio(run_resample_stage)},
       {"log_mel", wrap_audio(run_log_mel_stage)},

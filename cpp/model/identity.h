@@ -12,6 +12,7 @@ struct IdentityState {
   Tensor query;    // MHCA query projection of F_agg, (S, slot_dim)
   Tensor sr_full;  // SR source features (H, W, c0)
   Tensor sr_half;  // SR source features (H/2, W/2, c1)
+  Tensor sr_seen;  // the source as the SR branch sees it (mouth hidden), (H, W, 3); the gate blends it in
   Mat4 pose_src;
 };
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "model/decoder_mlp.h"
-#include "model/deform_mlp.h"
+#include "model/deformation_field.h"
+#include "model/triplane_decoder.h"
 #include "model/volume_render.h"
 
 namespace s3d {
@@ -27,7 +27,7 @@ inline size_t round_up16(size_t n) { return (n + 15) / 16 * 16; }
 
 }  // namespace
 
-NerfRenderer::NerfRenderer(const DeformMlp& deform, const TriplaneDecoder& decoder, const ModelConfig& cfg)
+NerfRenderer::NerfRenderer(const DeformationField& deform, const TriplaneDecoder& decoder, const ModelConfig& cfg)
     : deform_(deform), decoder_(decoder), cfg_(cfg) {}
 
 Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor& cm_hwc, const float* code,

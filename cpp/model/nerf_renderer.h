@@ -1,8 +1,8 @@
-// The fused per-ray NeRF (paper Eqs. 2, 4, 5; mirrors S3DNeRF.nerf in
-// train/s3d_nerf/model.py with jitter=False).
+// The fused per-ray NeRF (paper Eqs. 2, 4, 5; mirrors render_rays in
+// train/s3d_nerf/nerf_renderer.py, called by S3DNeRF.nerf, with jitter=False).
 //
 // Work is split over blocks of rays; a worker takes a block end to end
-// (coarse depths -> points -> deform MLP -> tri-plane sample -> decoder ->
+// (coarse depths -> points -> deformation field -> tri-plane sample -> decoder ->
 // coarse weights -> importance depths -> the same on the fine points ->
 // merge -> composite) in per-worker scratch allocated once per call, so the
 // per-point intermediates never leave L2.
@@ -15,7 +15,7 @@
 
 namespace s3d {
 
-class DeformMlp;
+class DeformationField;
 class TriplaneDecoder;
 
 // Seconds summed over workers (so on N threads they add up to ~N x wall time).
@@ -30,7 +30,7 @@ struct NerfProfile {
 
 class NerfRenderer {
  public:
-  NerfRenderer(const DeformMlp& deform, const TriplaneDecoder& decoder, const ModelConfig& cfg);
+  NerfRenderer(const DeformationField& deform, const TriplaneDecoder& decoder, const ModelConfig& cfg);
 
   // planes: the identity's tri-planes; cm_hwc: F_cm map (g, g, cm); code: the
   // audio code (cfg.audio_code floats). Returns the coarse image (r, r, 3+F+1)
@@ -45,7 +45,7 @@ class NerfRenderer {
   static constexpr int kChunkPoints = 168;  // points per MLP call
 
  private:
-  const DeformMlp& deform_;
+  const DeformationField& deform_;
   const TriplaneDecoder& decoder_;
   ModelConfig cfg_;
 };

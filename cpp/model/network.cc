@@ -2,12 +2,12 @@
 
 #include "model/audio_net.h"
 #include "model/cross_attention.h"
-#include "model/decoder_mlp.h"
-#include "model/deform_mlp.h"
+#include "model/deformation_field.h"
 #include "model/encoder.h"
 #include "model/nerf_renderer.h"
 #include "model/slot_attention.h"
 #include "model/super_resolution.h"
+#include "model/triplane_decoder.h"
 #include "model/weights.h"
 
 namespace s3d {
@@ -18,7 +18,7 @@ Network::Network(const Weights& w) : cfg(w.config()) {
   audio_net = std::make_unique<AudioNet>(w, cfg);
   cross_attention = std::make_unique<CrossAttention>(w, cfg);
   sr = std::make_unique<SuperResolution>(w, cfg);
-  deform = std::make_unique<DeformMlp>(w, cfg);
+  deform = std::make_unique<DeformationField>(w, cfg);
   decoder = std::make_unique<TriplaneDecoder>(w, cfg);
   renderer = std::make_unique<NerfRenderer>(*deform, *decoder, cfg);
   w.check_no_unused();  // a tensor nobody asked for means the file and this build disagree

@@ -13,7 +13,7 @@ class Aggregator;
 class AudioNet;
 class CrossAttention;
 class SuperResolution;
-class DeformMlp;
+class DeformationField;
 class TriplaneDecoder;
 class NerfRenderer;
 
@@ -28,7 +28,7 @@ class Network {
   std::unique_ptr<AudioNet> audio_net;             // "audio_net.*"
   std::unique_ptr<CrossAttention> cross_attention; // "cross_attention.*"
   std::unique_ptr<SuperResolution> sr;             // "sr_source.*" and "sr.*"
-  std::unique_ptr<DeformMlp> deform;               // "deform.*"
+  std::unique_ptr<DeformationField> deform;        // "deform.*"
   std::unique_ptr<TriplaneDecoder> decoder;        // "decoder.*"
   std::unique_ptr<NerfRenderer> renderer;          // uses deform + decoder
 };

@@ -36,6 +36,6 @@ class Aggregator {
 };
 
 // Stage adapter on fixture layouts: f0..f3 (3P, h, w) -> f_agg (S, slot_dim).
-TensorMap run_aggregate_stage(const Aggregator& agg, ThreadPool& pool, const TensorMap& in);
+TensorMap run_slot_attention_stage(const Aggregator& agg, ThreadPool& pool, const TensorMap& in);
 
 }  // namespace s3d

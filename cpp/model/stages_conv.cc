@@ -38,7 +38,7 @@ TensorMap run_encoder_stage(const Encoder& enc, ThreadPool& pool, const TensorMa
   return out;
 }
 
-TensorMap run_aggregate_stage(const Aggregator& agg, ThreadPool& pool, const TensorMap& in) {
+TensorMap run_slot_attention_stage(const Aggregator& agg, ThreadPool& pool, const TensorMap& in) {
   return {{"f_agg", agg.forward(pool, pyramid_input(agg.config(), in))}};
 }
 
@@ -58,30 +58,32 @@ TensorMap run_cross_attention_stage(const CrossAttention& ca, ThreadPool& pool, 
   return {{"cm", hwc_to_chw(ca.forward(pool, ca.query(pool, f_agg), tokens))}};
 }
 
-TensorMap run_sr_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in) {
+TensorMap run_super_resolution_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in) {
   const int H = sr.config().image_size;
   Tensor image = chw_to_hwc(stage_input(in, "image", {3, H, H}));
   const Tensor& mask = stage_input(in, "mask", {H, H});  // inner-face mask: the mouth hole
-  Tensor full, half;
-  sr.source(pool, image.data, mask.data, full, half);
-  return {{"full", hwc_to_chw(full)}, {"half", hwc_to_chw(half)}};
+  Tensor full, half, seen;
+  sr.source(pool, image.data, mask.data, full, half, seen);
+  return {{"full", hwc_to_chw(full)}, {"half", hwc_to_chw(half)}, {"seen", hwc_to_chw(seen)}};
 }
 
-TensorMap run_sr_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in) {
+TensorMap run_super_resolution_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in) {
   const ModelConfig& cfg = sr.config();
   const int r = cfg.render_size, H = cfg.image_size;
   Tensor coarse = chw_to_hwc(stage_input(in, "coarse", {cfg.coarse_channels(), r, r}));
   Tensor full = chw_to_hwc(stage_input(in, "full", {cfg.sr_source_channels[0], H, H}));
   Tensor half = chw_to_hwc(stage_input(in, "half", {cfg.sr_source_channels[1], H / 2, H / 2}));
-  return {{"rgb", hwc_to_chw(sr.forward(pool, coarse, full, half))}};
+  Tensor seen;  // read only with the source gate
+  if (cfg.sr_source_gate) seen = chw_to_hwc(stage_input(in, "seen", {3, H, H}));
+  return {{"rgb", hwc_to_chw(sr.forward(pool, coarse, full, half, seen))}};
 }
 
 // Network-level adapters (model/stages.h).
 TensorMap run_encoder_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
   return run_encoder_stage(*net.encoder, pool, in);
 }
-TensorMap run_aggregate_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
-  return run_aggregate_stage(*net.aggregator, pool, in);
+TensorMap run_slot_attention_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
+  return run_slot_attention_stage(*net.aggregator, pool, in);
 }
 TensorMap run_audio_net_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
   return run_audio_net_stage(*net.audio_net, pool, in);
@@ -89,11 +91,11 @@ TensorMap run_audio_net_stage(const Network& net, ThreadPool& pool, const Tensor
 TensorMap run_cross_attention_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
   return run_cross_attention_stage(*net.cross_attention, pool, in);
 }
-TensorMap run_sr_source_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
-  return run_sr_source_stage(*net.sr, pool, in);
+TensorMap run_super_resolution_source_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
+  return run_super_resolution_source_stage(*net.sr, pool, in);
 }
-TensorMap run_sr_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
-  return run_sr_stage(*net.sr, pool, in);
+TensorMap run_super_resolution_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
+  return run_super_resolution_stage(*net.sr, pool, in);
 }
 
 }  // namespace s3d

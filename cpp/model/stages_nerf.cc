@@ -7,12 +7,12 @@
 
 #include "core/error.h"
 #include "model/camera.h"
-#include "model/decoder_mlp.h"
-#include "model/deform_mlp.h"
+#include "model/deformation_field.h"
 #include "model/nerf_renderer.h"
 #include "model/network.h"
 #include "model/stages.h"
 #include "model/triplane.h"
+#include "model/triplane_decoder.h"
 #include "model/volume_render.h"
 
 namespace s3d {
@@ -63,7 +63,7 @@ std::pair<int64_t, int64_t> rays_shape(const TensorMap& in) {
 
 }  // namespace
 
-TensorMap run_deform_stage(const Network& net, ThreadPool&, const TensorMap& in) {
+TensorMap run_deformation_field_stage(const Network& net, ThreadPool&, const TensorMap& in) {
   const ModelConfig& cfg = net.cfg;
   const Tensor& pts = points_input(in);
   const Tensor cm = cm_input(cfg, in);
@@ -71,7 +71,7 @@ TensorMap run_deform_stage(const Network& net, ThreadPool&, const TensorMap& in)
   return {{"delta", net.deform->run(pts, cm, code.data)}};
 }
 
-TensorMap run_triplane_decode_stage(const Network& net, ThreadPool&, const TensorMap& in) {
+TensorMap run_triplane_decoder_stage(const Network& net, ThreadPool&, const TensorMap& in) {
   const ModelConfig& cfg = net.cfg;
   const Planes planes = planes_input(cfg, in);
   const Tensor& pts = points_input(in);
@@ -107,7 +107,7 @@ TensorMap run_volume_render_stage(const Network&, ThreadPool&, const TensorMap& 
   return {{"image", image}, {"alpha", alpha}, {"weights", weights}};
 }
 
-TensorMap run_importance_stage(const Network& net, ThreadPool&, const TensorMap& in) {
+TensorMap run_volume_render_importance_stage(const Network& net, ThreadPool&, const TensorMap& in) {
   const auto [r, s] = rays_shape(in);
   const Tensor& depths = stage_input(in, "depths", {r, s});
   const Tensor& weights = stage_input(in, "weights", {r, s - 1});
@@ -120,7 +120,7 @@ TensorMap run_importance_stage(const Network& net, ThreadPool&, const TensorMap&
   return {{"depths", out}};
 }
 
-TensorMap run_nerf_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
+TensorMap run_nerf_renderer_stage(const Network& net, ThreadPool& pool, const TensorMap& in) {
   const ModelConfig& cfg = net.cfg;
   const Planes planes = planes_input(cfg, in);
   const Tensor cm = cm_input(cfg, in);

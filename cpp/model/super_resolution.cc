@@ -1,6 +1,7 @@
 #include "model/super_resolution.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "core/error.h"
@@ -9,6 +10,10 @@
 #include "model/weights.h"
 
 namespace s3d {
+
+// The gate logit is kGateGain x out_rgb's 4th output (GATE_GAIN in super_resolution.py:
+// it lets Adam move the gate as fast as a colour).
+constexpr float kGateGain = 8.f;
 
 SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
   const int c0 = cfg.sr_source_channels[0], c1 = cfg.sr_source_channels[1];
@@ -19,21 +24,22 @@ SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg
   mid2_ = load_conv2d(w, "sr.mid2", m, m, 3, 1);
   out1_ = load_conv2d(w, "sr.out1", o, m + c0, 3, 1);
   out2_ = load_conv2d(w, "sr.out2", o, o, 3, 1);
-  auto rgb = [&](const std::string& n, int cin) {
+  auto rgb = [&](const std::string& n, int cin, int cout) {
     Conv1x1 c;
-    c.w = pack_linear(w.get(n + ".weight", {3, cin, 1, 1}).data, 3, cin);
-    const Tensor& b = w.get(n + ".bias", {3});
-    c.bias.assign(b.data, b.data + 3);
+    c.w = pack_linear(w.get(n + ".weight", {cout, cin, 1, 1}).data, cout, cin);
+    const Tensor& b = w.get(n + ".bias", {cout});
+    c.bias.assign(b.data, b.data + cout);
     return c;
   };
-  mid_rgb_ = rgb("sr.mid_rgb", m);
-  out_rgb_ = rgb("sr.out_rgb", o);
+  mid_rgb_ = rgb("sr.mid_rgb", m, 3);
+  out_rgb_ = rgb("sr.out_rgb", o, cfg.sr_source_gate ? 4 : 3);  // rgb [+ gate logit]
 }
 
 void SuperResolution::source(ThreadPool& pool, const float* image, const float* mask, Tensor& full,
-                             Tensor& half) const {
+                             Tensor& half, Tensor& seen) const {
   const int H = cfg_.image_size, c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
   const float slope = cfg_.lrelu_slope, below = cfg_.sr_hide_below;
+  if (seen.shape != Shape{H, H, 3} || !seen.defined()) seen = Tensor::empty({H, H, 3});
   Tensor x = Tensor::empty({H, H, 3});  // (H, W, 3) in [-1, 1]
   for (int y = 0; y < H; ++y) {
     // Row centre as a fraction, in float like the reference: (y + 0.5) / H >= below.
@@ -42,7 +48,10 @@ void SuperResolution::source(ThreadPool& pool, const float* image, const float* 
       const int64_t p = static_cast<int64_t>(y) * H + xx;
       const float hole = cut ? mask[p] : 0.f;
       // image * (1 - hole) + 0.5 * hole in the reference's order; mid-grey is 0 after *2-1.
-      for (int k = 0; k < 3; ++k) x.data[p * 3 + k] = (image[p * 3 + k] * (1.f - hole) + 0.5f * hole) * 2.f - 1.f;
+      for (int k = 0; k < 3; ++k) {
+        seen.data[p * 3 + k] = image[p * 3 + k] * (1.f - hole) + 0.5f * hole;
+        x.data[p * 3 + k] = seen.data[p * 3 + k] * 2.f - 1.f;
+      }
     }
   }
   if (full.shape != Shape{H, H, c0} || !full.defined()) full = Tensor::empty({H, H, c0});
@@ -85,7 +94,7 @@ void SuperResolution::release_scratch(std::unique_ptr<Scratch> s) const {
 }
 
 Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Tensor& full,
-                                const Tensor& half) const {
+                                const Tensor& half, const Tensor& seen) const {
   const int r = cfg_.render_size, hm = 2 * r, H = cfg_.image_size;
   const int cc = cfg_.coarse_channels(), c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
   const int m = cfg_.sr_mid_channels, o = cfg_.sr_out_channels;
@@ -93,6 +102,7 @@ Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Te
   check_shape(coarse, {r, r, cc}, "the coarse render");
   check_shape(full, {H, H, c0}, "the SR source features (full)");
   check_shape(half, {hm, hm, c1}, "the SR source features (half)");
+  if (cfg_.sr_source_gate) check_shape(seen, {H, H, 3}, "the SR source image (seen)");
   const int64_t nm = static_cast<int64_t>(hm) * hm, nf = static_cast<int64_t>(H) * H;
 
   std::unique_ptr<Scratch> sc = acquire_scratch();
@@ -128,7 +138,26 @@ Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Te
   Tensor rgb = Tensor::empty({H, H, 3});
   upsample_bilinear2x(&pool, rgb_mid, hm, hm, 3, rgb.data);
   acc.bias = out_rgb_.bias.data();
-  gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, rgb.data, 3, acc);
+  if (!cfg_.sr_source_gate) {
+    gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, rgb.data, 3, acc);
+    return rgb;
+  }
+  // Gate: out = out_rgb(h) (nf, 4); gen = out[:3] + up2(rgb_mid); rgb = gen + g * (seen - gen).
+  float* out = sc->a.data;  // h3 is dead; nf * 4 <= nf * o
+  Epilogue plain;
+  plain.bias = out_rgb_.bias.data();
+  gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, out, 4, plain);
+  const float* src = seen.data;
+  float* dst = rgb.data;
+  pool.parallel_for(nf, 4096, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; ++i) {
+      const float g = 1.f / (1.f + std::exp(-kGateGain * out[i * 4 + 3]));
+      for (int k = 0; k < 3; ++k) {
+        const float gen = out[i * 4 + k] + dst[i * 3 + k];
+        dst[i * 3 + k] = gen + g * (src[i * 3 + k] - gen);
+      }
+    }
+  });
   return rgb;
 }
 

@@ -24,14 +24,18 @@ class SuperResolution {
   ~SuperResolution();
 
   // Source branch, cached per identity: image_hwc (H, W, 3) in [0,1] and the
-  // inner-face mask_hw (H, W) -> full (H, W, c0), half (H/2, W/2, c1). The
-  // masked pixels at rows >= sr_hide_below * H are seen as mid-grey (hide_mouth
-  // in super_resolution.py). Tensors are (re)allocated when their shape differs.
-  void source(ThreadPool& pool, const float* image_hwc, const float* mask_hw, Tensor& full, Tensor& half) const;
+  // inner-face mask_hw (H, W) -> full (H, W, c0), half (H/2, W/2, c1), and seen
+  // (H, W, 3) in [0,1], the image as the branch sees it: the masked pixels at rows
+  // >= sr_hide_below * H are mid-grey (hide_mouth in super_resolution.py).
+  // Tensors are (re)allocated when their shape differs.
+  void source(ThreadPool& pool, const float* image_hwc, const float* mask_hw, Tensor& full, Tensor& half,
+              Tensor& seen) const;
 
-  // coarse_hwc (r, r, 3+F+1) = [rgb, feat, alpha] -> RGB (H, W, 3), H = 4r.
-  // Thread-safe; intermediate buffers are reused across calls.
-  Tensor forward(ThreadPool& pool, const Tensor& coarse_hwc, const Tensor& full, const Tensor& half) const;
+  // coarse_hwc (r, r, 3+F+1) = [rgb, feat, alpha] -> RGB (H, W, 3), H = 4r. With
+  // sr_source_gate the output is g * seen + (1 - g) * generated per pixel (seen is
+  // not read otherwise). Thread-safe; intermediate buffers are reused across calls.
+  Tensor forward(ThreadPool& pool, const Tensor& coarse_hwc, const Tensor& full, const Tensor& half,
+                 const Tensor& seen) const;
 
   const ModelConfig& config() const { return cfg_; }
 
@@ -56,9 +60,10 @@ class SuperResolution {
 };
 
 // Stage adapters on fixture layouts:
-//   sr_source: image (3, H, W), mask (H, W) -> full (c0, H, W), half (c1, H/2, W/2)
-//   sr: coarse (3+F+1, r, r), full, half -> rgb (3, H, W)
-TensorMap run_sr_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
-TensorMap run_sr_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
+//   super_resolution_source: image (3, H, W), mask (H, W) -> full (c0, H, W), half (c1, H/2, W/2),
+//     seen (3, H, W)
+//   super_resolution: coarse (3+F+1, r, r), full, half, seen -> rgb (3, H, W)
+TensorMap run_super_resolution_source_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
+TensorMap run_super_resolution_stage(const SuperResolution& sr, ThreadPool& pool, const TensorMap& in);
 
 }  // namespace s3d

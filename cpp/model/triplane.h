@@ -1,15 +1,18 @@
-// Tri-plane pyramid storage and sampling (DESIGN §3.1; mirrors plane_coords,
-// sample_map and sample_triplanes in train/s3d_nerf/encoder.py).
+// Tri-plane pyramid storage and sampling (DESIGN §3.1; mirrors plane_coords
+// and sample_triplanes in train/s3d_nerf/triplane.py). The SIMD sampler is
+// kernels/triplane_sample.h, sample_map's twin kernels/bilinear.h (sample_map_hwc).
 //
 // Each level is stored channel-last as (3 planes, h, w, C) so one bilinear
 // tap is C contiguous floats. Sampling is grid_sample(bilinear,
-// align_corners=False, padding zeros) at XY/XZ/YZ coordinates 2*p; per level
+// align_corners=False, padding zeros) at XY/XZ/YZ coordinates q = p * plane_scale
+// (config.plane_extent / plane_y_down; 2*p in older files); per level
 // the mean over the 3 planes, levels concatenated -> 4C features.
 #pragma once
 #include <array>
 #include <vector>
 
 #include "core/tensor.h"
+#include "kernels/triplane_sample.h"
 
 namespace s3d {
 
@@ -22,18 +25,14 @@ struct Planes {
   bool empty() const { return C == 0; }
   int h(int l) const { return static_cast<int>(levels[l].dim(1)); }
   int w(int l) const { return static_cast<int>(levels[l].dim(2)); }
+  TriplaneView view() const;  // for the kernel (kernels/triplane_sample.h)
 };
 
 // From the encoder's channel-last levels (h, w, 3C), plane k = channels [kC, (k+1)C).
 Planes planes_from_hwc(const std::array<Tensor, 4>& hwc, int C, const std::array<float, 3>& scale);
 
-// One bilinear sample of a channel-last map (h, w, C) at grid coordinates
-// (gx, gy) in [-1, 1] (gx along w): out[C] = sample. `zeros` must hold C zeros.
-void sample_map_hwc(const float* map, int h, int w, int C, float gx, float gy, const float* zeros,
-                    float* out);
-
 // Features of n points (pts row stride pts_stride, xyz in the source frame):
-// out row i (stride ldo) = 4C floats. Picks the SIMD path of kernel_isa().
+// out row i (stride ldo) = 4C floats, by triplane_sample (kernels/triplane_sample.h).
 void sample_triplanes(const Planes& planes, int n, const float* pts, int pts_stride, float* out,
                       int ldo);
 

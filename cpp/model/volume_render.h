@@ -1,6 +1,6 @@
 // Volume rendering with midpoint quadrature (paper Eq. 5) and importance
-// resampling (DESIGN §3.3). Mirrors renderer.composite, renderer.importance_depths
-// (jitter=False) and renderer.merge_samples in train/s3d_nerf/renderer.py.
+// resampling (DESIGN §3.3). Mirrors composite, importance_depths (jitter=False)
+// and merge_samples in train/s3d_nerf/volume_render.py.
 #pragma once
 #include <cstdint>
 

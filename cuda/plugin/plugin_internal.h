@@ -62,7 +62,7 @@ void device_free(s3d_cuda_context* ctx, void* p, std::size_t bytes);
 // --- stage registry (stage_registry.cc) -----------------------------------
 using StageFn = int32_t (*)(s3d_cuda_context* ctx, const s3d_cuda_tensor* inputs, int32_t n_inputs,
                             s3d_cuda_tensor* outputs, int32_t n_outputs, s3d_cuda_error* err);
-// The engine's stages (cpp/model/stages_*.cc run_stage names), in pipeline order.
+// The engine's stages (cpp/model/engine.cc run_stage names = fixture stage names).
 extern const char* const kEngineStages[];
 extern const int kEngineStageCount;
 struct StageRegistrar {
@@ -73,5 +73,5 @@ int implemented_stage_count();
 
 }  // namespace s3d::cuda
 
-// In a kernel's .cu file, at namespace scope:  S3D_CUDA_STAGE("nerf", run_nerf);
+// In a kernel's .cu file, at namespace scope:  S3D_CUDA_STAGE("nerf_renderer", run_nerf_renderer);
 #define S3D_CUDA_STAGE(name, fn) static ::s3d::cuda::StageRegistrar s3d_cuda_stage_##fn(name, fn)

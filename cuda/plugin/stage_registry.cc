@@ -11,8 +11,10 @@
 
 namespace s3d::cuda {
 
-const char* const kEngineStages[] = {"encoder",         "aggregate", "audio_net", "cross_attention", "deform",
-                                     "triplane_decode", "nerf",      "volume_render", "sr_source", "sr"};
+// Named as the engine's stages (cpp/model/engine.cc run_stage, the fixture stage names).
+const char* const kEngineStages[] = {
+    "encoder",          "slot_attention", "audio_net",     "cross_attention",         "deformation_field",
+    "triplane_decoder", "volume_render",  "nerf_renderer", "super_resolution_source", "super_resolution"};
 const int kEngineStageCount = static_cast<int>(sizeof(kEngineStages) / sizeof(kEngineStages[0]));
 
 namespace {

@@ -4,8 +4,8 @@
 // (S3D_FFMPEG, @ffmpeg-installer/ffmpeg, PATH).
 import { spawn } from 'node:child_process';
 import { findFfmpeg } from '../../lib/index.js';
-import { ffmpegMissingReason, lastLine } from '../../lib/audio-ffmpeg.js';
-import { decodePhoto } from '../../lib/face/photo.js';
+import { ffmpegMissingReason, lastLine } from '../../lib/audio/ffmpeg.js';
+import { decodePhoto } from '../../lib/image.js';
 import { FPS, SAMPLE_RATE } from './metrics.mjs';
 
 /** The ffmpeg binary, or a clear error saying how to provide one. */

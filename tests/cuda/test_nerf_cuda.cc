@@ -21,10 +21,10 @@
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "model/camera.h"
-#include "model/decoder_mlp.h"
-#include "model/deform_mlp.h"
+#include "model/deformation_field.h"
 #include "model/nerf_renderer.h"
 #include "model/triplane.h"
+#include "model/triplane_decoder.h"
 #include "model/weights.h"
 #include "nerf_renderer.cuh"
 
@@ -108,7 +108,7 @@ struct Inputs {
 
 static void run_case(const std::string& name, const Weights& w, const std::string& modes, int reps, uint32_t seed) {
   const ModelConfig& cfg = w.config();
-  DeformMlp deform(w, cfg);
+  DeformationField deform(w, cfg);
   TriplaneDecoder decoder(w, cfg);
   NerfRenderer renderer(deform, decoder, cfg);
   ThreadPool pool(0);

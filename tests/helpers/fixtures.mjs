@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const tinyModel = join(root, 'tests', 'fixtures', 'tiny', 'model.safetensors');
 export const tinyStages = join(root, 'tests', 'fixtures', 'tiny', 'stages.safetensors');
+export const realisticModel = join(root, 'tests', 'fixtures', 'realistic', 'model.safetensors');
+export const realisticStages = join(root, 'tests', 'fixtures', 'realistic', 'stages.safetensors');
 
 /** Fails loudly (instead of skipping) when a fixture is missing. */
 export function requireFixture(path) {

@@ -1,6 +1,6 @@
 // Child process for tests/isa.test.mjs: prints, as one JSON line, the CPU
 // features the addon reports (after any S3D_CPU_FEATURES cap) and the raw
-// output bits of the tiny model's encoder and nerf stages, so the parent can
+// output bits of the tiny model's encoder and nerf_renderer stages, so the parent can
 // tell that a capped run really used other kernels.
 import { createHash } from 'node:crypto';
 import { createSession, cpuFeatures } from '../../lib/index.js';
@@ -12,7 +12,7 @@ const fixtures = readSafetensors(tinyStages);
 const stages = JSON.parse(fixtures.metadata.stages);
 const session = await createSession({ model: tinyModel, threads: 2 });
 const digests = {};
-for (const name of ['encoder', 'nerf']) {
+for (const name of ['encoder', 'nerf_renderer']) {
   const stage = stages.find((s) => s.name === name);
   const inputs = {};
   for (const i of stage.inputs) {

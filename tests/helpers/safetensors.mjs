@@ -1,9 +1,16 @@
-// Minimal safetensors reader/writer for tests (no PyTorch needed).
+// The tests' safetensors reader/writer (no PyTorch needed), the one JavaScript
+// codec: tests/*.mjs and scripts/*.mjs import it rather than parse files themselves.
 // Reads F32 / F16 / BF16 (and F64) tensors into Float32Array; writes F32
 // (default), F16 or BF16. Format: u64 LE header length, JSON header
 // { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__: {str: str} },
-// then the raw little-endian data.
+// then the raw little-endian data. The header itself is read by the package's own
+// reader (ts/safetensors.ts, which `s3d-nerf doctor` uses).
+// splitSafetensors / joinSafetensors give the header and the data section apart,
+// for tests that edit a file's header (model surgery, malformed files).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { parseSafetensorsHeader, readSafetensorsHeader } from '../../lib/safetensors.js';
+
+export { parseSafetensorsHeader, readSafetensorsHeader };
 
 function f16ToF32(h) {
   const s = (h & 0x8000) ? -1 : 1;
@@ -49,19 +56,37 @@ function f32ToBf16(x) {
   return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
+/**
+ * Splits a safetensors buffer: { header (parsed JSON, "__metadata__" included),
+ * headerText (as stored), dataStart (8 + header bytes), data (the data section, a
+ * view of buf) }.
+ */
+export function splitSafetensors(buf) {
+  const { header, headerText, dataStart } = parseSafetensorsHeader(buf);
+  return { header, headerText, dataStart, data: buf.subarray(dataStart) };
+}
+
+/**
+ * The inverse of splitSafetensors: the length prefix, the header (an object, written
+ * with JSON.stringify; or a string / Buffer written as it is, for malformed headers)
+ * and the data section. No alignment padding is added.
+ */
+export function joinSafetensors(header, data = Buffer.alloc(0)) {
+  const h = Buffer.isBuffer(header) ? header : Buffer.from(typeof header === 'string' ? header : JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  return Buffer.concat([len, h, data]);
+}
+
 /** Parses a safetensors buffer. Returns { metadata, tensors: Map<name, { dtype, shape, data: Float32Array }> }. */
 export function parseSafetensors(buf) {
-  if (buf.length < 8) throw new Error(`safetensors: ${buf.length} bytes is too short for a header`);
-  const n = Number(buf.readBigUInt64LE(0));
-  if (n <= 0 || 8 + n > buf.length) throw new Error(`safetensors: header length ${n} out of range`);
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  const base = 8 + n;
+  const { header, data: body } = splitSafetensors(buf);
   const metadata = header.__metadata__ ?? {};
   delete header.__metadata__;
   const tensors = new Map();
   for (const [name, info] of Object.entries(header)) {
     const [b, e] = info.data_offsets;
-    const bytes = buf.subarray(base + b, base + e);
+    const bytes = body.subarray(b, e);
     const count = info.shape.reduce((a, d) => a * d, 1);
     const data = new Float32Array(count);
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -114,9 +139,7 @@ export function serializeSafetensors(tensors, metadata = {}) {
   }
   let json = JSON.stringify(header);
   while ((8 + Buffer.byteLength(json)) % 8) json += ' ';
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  return Buffer.concat([len, Buffer.from(json, 'utf8'), ...chunks]);
+  return joinSafetensors(json, Buffer.concat(chunks));
 }
 
 export function writeSafetensors(path, tensors, metadata = {}) {

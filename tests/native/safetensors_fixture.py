@@ -1,43 +1,18 @@
-"""Hand-written safetensors writer/reader (struct + json, no `safetensors`
-package) used by tests/native/test_core.cc to check the C++ reader against an
-independent implementation, with torch doing the fp16/bf16 conversions.
+"""The C++ safetensors reader and writer checked against the Python one
+(train/s3d_nerf/safetensors_io.py, what exports the models), with torch doing the
+fp16/bf16 conversions; used by tests/native/test_core.cc.
 
   python3 safetensors_fixture.py write OUT.safetensors   # F32/F16/BF16 fixture
   python3 safetensors_fixture.py check IN.safetensors    # verifies a C++-written file
 """
-import json
-import struct
+import os
 import sys
 
 import numpy as np
 import torch
 
-
-def raw_bytes(t):
-    t = t.contiguous()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16
-        return t.view(torch.int16).numpy().tobytes()
-    return t.numpy().astype(t.numpy().dtype.newbyteorder("<")).tobytes()
-
-
-DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}
-
-
-def write(path, tensors, metadata):
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for name, t in tensors:  # insertion order, not sorted: the reader must not care
-        b = raw_bytes(t)
-        header[name] = {"dtype": DTYPE[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(b)]}
-        blobs.append(b)
-        offset += len(b)
-    h = json.dumps(header).encode("utf-8")  # ensure_ascii: non-ASCII as \uXXXX pairs
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "train"))
+from s3d_nerf import safetensors_io  # noqa: E402
 
 
 def make_fixture(path):
@@ -61,40 +36,28 @@ def make_fixture(path):
     src = torch.cat([rnd, ties16, ties_bf, specials]).float()
     f32_vals = torch.tensor([1.0, -2.5, 0.0, -0.0, float("inf"), 1e-40, 3.4028234663852886e38,
                              0.1, 123456.789], dtype=torch.float32)
-    tensors = [
-        ("f32.vals", f32_vals),
-        ("f16.all", f16_all),
-        ("f16.all.ref", f16_all.float()),
-        ("bf16.all", bf16_all),
-        ("bf16.all.ref", bf16_all.float()),
-        ("round.src", src),
-        ("round.f16", src.half()),
-        ("round.bf16", src.bfloat16()),
-        ("empty", torch.zeros(0, 3)),
-        ("scalar", torch.tensor(7.0, dtype=torch.float16)),
-    ]
+    tensors = {
+        "f32.vals": f32_vals,
+        "f16.all": f16_all,
+        "f16.all.ref": f16_all.float(),
+        "bf16.all": bf16_all,
+        "bf16.all.ref": bf16_all.float(),
+        "round.src": src,
+        "round.f16": src.half(),
+        "round.bf16": src.bfloat16(),
+        "empty": torch.zeros(0, 3),
+        "scalar": torch.tensor(7.0, dtype=torch.float16),
+    }
     metadata = {"format": "s3d-nerf", "note": "h\u00e9llo \U0001F600 \"q\"\n"}
-    write(path, tensors, metadata)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        assert e["dtype"] == "F32", e
-        b, t = e["data_offsets"]
-        out[name] = np.frombuffer(body[b:t], dtype="<f4").reshape(e["shape"])
-    return header.get("__metadata__", {}), out
+    # Insertion order, not sorted: the reader must not care. Non-ASCII metadata goes
+    # out as \uXXXX escapes (surrogate pairs for the emoji).
+    safetensors_io.save(path, tensors, metadata, sort_names=False)
 
 
 def check(path):
-    md, t = read(path)
+    t, md = safetensors_io.load(path)
+    assert all(v.dtype == torch.float32 for v in t.values()), {k: v.dtype for k, v in t.items()}
+    t = {k: v.numpy() for k, v in t.items()}
     assert md == {"origin": "c++", "unicode": "\u00e9\U0001F600"}, md
     assert np.array_equal(t["x"], (np.arange(12, dtype=np.float32) * 0.5 - 1).reshape(3, 4)), t["x"]
     assert t["s"].shape == () and t["s"] == np.float32(3.25)

@@ -528,6 +528,11 @@ static void test_model_config() {
   CHECK_EQ(parse_model_config(remove_key(js, "sr_hide_below")).sr_hide_below, 0.f);
   CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0))).sr_hide_below, 0.f);
   CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0.5))).sr_hide_below, 0.5f);
+  // SR source gate: written, read back, absent = off (older files have a 3-row out_rgb).
+  CHECK(c.sr_source_gate);
+  CHECK(js.find("\"sr_source_gate\":true,") != std::string::npos);
+  CHECK(!parse_model_config(remove_key(js, "sr_source_gate")).sr_source_gate);
+  CHECK(!parse_model_config(mutate(js, "sr_source_gate", JsonValue::boolean(false))).sr_source_gate);
   // Tri-plane box: written, read back, and absent = the first design (e 0.5, y up: q = 2p).
   CHECK_EQ(c.plane_extent, 0.3166f);
   CHECK(c.plane_y_down);
@@ -563,6 +568,7 @@ static void test_model_config() {
   CHECK_EQ(t.sr_hide_below, 0.f);  // absent
   CHECK_EQ(t.plane_extent, 0.5f);   // absent
   CHECK(!t.plane_y_down);
+  CHECK(!t.sr_source_gate);         // absent
 
   using J = JsonValue;
   struct Case {
@@ -596,6 +602,7 @@ static void test_model_config() {
       {mutate(js, "plane_extent", J::number(0)), "Expected a number in (0, 100] for config.plane_extent but received 0"},
       {mutate(js, "plane_extent", J::string("1")), "Expected a number in (0, 100] for config.plane_extent but received \"1\""},
       {mutate(js, "plane_y_down", J::number(1)), "Expected true or false for config.plane_y_down but received 1"},
+      {mutate(js, "sr_source_gate", J::string("yes")), "Expected true or false for config.sr_source_gate but received \"yes\""},
       {mutate(js, "sr_hide_below", J::number(1)), "Expected a number in [0, 1) for config.sr_hide_below but received 1"},
       {mutate(js, "sr_hide_below", J::number(-0.1)), "Expected a number in [0, 1) for config.sr_hide_below but received -0.1"},
       {mutate(js, "sr_hide_below", J::string("0.5")), "Expected a number in [0, 1) for config.sr_hide_below but received \"0.5\""},

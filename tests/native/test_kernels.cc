@@ -1,5 +1,6 @@
-// Kernel correctness tests: gemm (every ISA path), conv2d and ops against
-// naive double-precision references; optional PyTorch cross-check.
+// Kernel correctness tests: gemm (every ISA path), conv2d, ops, sincos, positional
+// encoding, bilinear map and tri-plane sampling against naive double-precision
+// references; optional PyTorch cross-check.
 //
 // Build and run (from the repo root):
 //   mkdir -p build && g++ -std=c++17 -O3 -Wall -Wextra -Icpp tests/native/test_kernels.cc
@@ -19,10 +20,14 @@
 
 #include "core/thread_pool.h"
 #include "kernels/activation.h"
+#include "kernels/bilinear.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 #include "kernels/isa.h"
 #include "kernels/ops.h"
+#include "kernels/posenc.h"
+#include "kernels/sincos.h"
+#include "kernels/triplane_sample.h"
 
 using namespace s3d;
 
@@ -318,6 +323,144 @@ static void test_ops(ThreadPool* pool) {
   }
 }
 
+// ||got - want|| / ||want|| over n values.
+static double rel_err(const float* got, const double* want, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = got[i] - want[i];
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);  // NaN stays NaN and fails `<=`
+}
+
+// grid_sample(bilinear, align_corners=False, zeros) of channel c of a (h, w, C) map, in double.
+static double grid_ref(const float* map, int h, int w, int C, float gx, float gy, int c) {
+  const double ix = ((gx + 1.0) * w - 1.0) * 0.5, iy = ((gy + 1.0) * h - 1.0) * 0.5;
+  const double fx = std::floor(ix), fy = std::floor(iy);
+  double v = 0;
+  for (int dy = 0; dy < 2; ++dy)
+    for (int dx = 0; dx < 2; ++dx) {
+      const double x = fx + dx, y = fy + dy;
+      if (x < 0 || x >= w || y < 0 || y >= h) continue;
+      const double wgt = (dx ? ix - fx : 1 - (ix - fx)) * (dy ? iy - fy : 1 - (iy - fy));
+      v += wgt * map[(static_cast<int64_t>(y) * w + static_cast<int64_t>(x)) * C + c];
+    }
+  return v;
+}
+
+// The NeRF point kernels (kernels/sincos, posenc, bilinear, triplane_sample) on the
+// current ISA. Inputs come from a fixed seed, so every ISA sees the same ones; the
+// tolerances are about 10x the worst error observed on any ISA.
+static void test_point_kernels() {
+  std::mt19937 rng(2024);
+  auto uni = [&](size_t n, float lo, float hi) {
+    std::uniform_real_distribution<float> u(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+  };
+  const char* isa = isa_name(kernel_isa());
+  {  // sincos_n against libm in double, over the angles gamma(x) sees (|x| 1.5, 2^5 pi) and
+     // beyond; n is no multiple of 8 or 16, so the SIMD tails run too.
+    std::vector<float> a = uni(100003, -160.f, 160.f);
+    const float special[] = {0.f, -0.f, 1e-30f, static_cast<float>(M_PI / 2), static_cast<float>(M_PI),
+                             static_cast<float>(-M_PI), 1e3f, -1e4f};
+    for (size_t i = 0; i < sizeof(special) / sizeof(float); ++i) a[i] = special[i];
+    const size_t n = a.size();
+    std::vector<float> s(n), c(n);
+    std::vector<double> rs(n), rc(n);
+    sincos_n(static_cast<int64_t>(n), a.data(), s.data(), c.data());
+    double worst = 0;
+    for (size_t i = 0; i < n; ++i) {
+      rs[i] = std::sin(static_cast<double>(a[i]));
+      rc[i] = std::cos(static_cast<double>(a[i]));
+      worst = std::max({worst, std::fabs(s[i] - rs[i]), std::fabs(c[i] - rc[i])});
+    }
+    const double es = rel_err(s.data(), rs.data(), n), ec = rel_err(c.data(), rc.data(), n);
+    std::printf("  [%s] sincos_n: rel err sin %.3g cos %.3g, max abs %.3g\n", isa, es, ec, worst);
+    CHECK(es <= 3e-7 && ec <= 3e-7 && worst <= 1e-6, "sincos_n [%s]: rel err %g / %g, max abs %g", isa, es, ec, worst);
+  }
+  {  // positional_encoding: layout [x, sin, cos per frequency], torch's float angle, padding untouched
+    const int n = 257, freqs = 6, xs_stride = 4, width = 3 + 6 * freqs, ldo = width + 5;
+    std::vector<float> xs = uni(static_cast<size_t>(n) * xs_stride, -1.5f, 1.5f);
+    std::vector<float> out(static_cast<size_t>(n) * ldo, 42.f), tmp(pe_scratch_floats(n, freqs)), got;
+    std::vector<double> want;
+    positional_encoding(n, xs.data(), xs_stride, freqs, out.data(), ldo, tmp.data());
+    int pad_bad = 0;
+    for (int i = 0; i < n; ++i) {
+      const float* x = xs.data() + static_cast<size_t>(i) * xs_stride;
+      const float* o = out.data() + static_cast<size_t>(i) * ldo;
+      for (int j = 0; j < 3; ++j) want.push_back(x[j]);
+      for (int k = 0; k < freqs; ++k) {
+        const float mult = static_cast<float>(M_PI * std::ldexp(1.0, k));
+        for (int j = 0; j < 3; ++j) want.push_back(std::sin(static_cast<double>(x[j] * mult)));
+        for (int j = 0; j < 3; ++j) want.push_back(std::cos(static_cast<double>(x[j] * mult)));
+      }
+      got.insert(got.end(), o, o + width);
+      for (int j = width; j < ldo; ++j) pad_bad += o[j] != 42.f;
+    }
+    const double e = rel_err(got.data(), want.data(), got.size());
+    std::printf("  [%s] positional_encoding (L=%d): rel err %.3g\n", isa, freqs, e);
+    CHECK(e <= 3e-7 && pad_bad == 0, "positional_encoding [%s]: rel err %g, %d padding values written", isa, e, pad_bad);
+  }
+  // sample_map_hwc: C = 4 and 12 take the scalar path, 8 and 24 AVX2, 16 and 32 AVX-512 where
+  // available. Points reach past [-1, 1] (zero padding); the map is not square.
+  for (int C : {4, 8, 12, 16, 24, 32}) {
+    const int h = 9, w = 13, n = 500;
+    std::vector<float> map = uni(static_cast<size_t>(h) * w * C, -1.f, 1.f), zeros(C + 16, 0.f), g = uni(2 * n, -1.15f, 1.15f);
+    std::vector<float> got(static_cast<size_t>(n) * C);
+    std::vector<double> want(got.size());
+    for (int i = 0; i < n; ++i) {
+      sample_map_hwc(map.data(), h, w, C, g[2 * i], g[2 * i + 1], zeros.data(), got.data() + static_cast<size_t>(i) * C);
+      for (int c = 0; c < C; ++c) want[static_cast<size_t>(i) * C + c] = grid_ref(map.data(), h, w, C, g[2 * i], g[2 * i + 1], c);
+    }
+    const double e = rel_err(got.data(), want.data(), got.size());
+    std::printf("  [%s] sample_map_hwc C=%d: rel err %.3g\n", isa, C, e);
+    CHECK(e <= 5e-6, "sample_map_hwc C=%d [%s]: rel err %g", C, isa, e);
+  }
+  // triplane_sample: 4 levels (3 planes, h, w + 1, C), the shipped plane_scale (y flipped),
+  // points partly outside the box; per level the mean of the XY, XZ and YZ samples.
+  for (int C : {4, 8, 16, 32}) {
+    const float scale[3] = {3.1586f, -3.1586f, 3.1586f};
+    std::vector<float> lv[4], zeros(C + 16, 0.f);
+    TriplaneView v;
+    for (int l = 0, size = 16; l < 4; ++l, size /= 2) {
+      lv[l] = uni(static_cast<size_t>(3) * size * (size + 1) * C, -1.f, 1.f);
+      v.level[l] = lv[l].data();
+      v.h[l] = size;
+      v.w[l] = size + 1;
+    }
+    v.C = C;
+    for (int k = 0; k < 3; ++k) v.scale[k] = scale[k];
+    v.zeros = zeros.data();
+    const int n = 263, ps = 3, ldo = 4 * C + 1;
+    std::vector<float> pts = uni(static_cast<size_t>(n) * ps, -0.4f, 0.4f), out(static_cast<size_t>(n) * ldo, 42.f), got;
+    std::vector<double> want;
+    triplane_sample(v, n, pts.data(), ps, out.data(), ldo);
+    int pad_bad = 0;
+    for (int i = 0; i < n; ++i) {
+      const float* p = pts.data() + static_cast<size_t>(i) * ps;
+      const float q[3] = {scale[0] * p[0], scale[1] * p[1], scale[2] * p[2]};
+      const int ax[3] = {0, 0, 1}, ay[3] = {1, 2, 2};  // XY, XZ, YZ
+      for (int l = 0; l < 4; ++l) {
+        const int64_t plane = static_cast<int64_t>(v.h[l]) * v.w[l] * C;
+        for (int c = 0; c < C; ++c) {
+          double acc = 0;
+          for (int k = 0; k < 3; ++k) acc += grid_ref(v.level[l] + k * plane, v.h[l], v.w[l], C, q[ax[k]], q[ay[k]], c);
+          want.push_back(acc / 3);
+        }
+      }
+      const float* o = out.data() + static_cast<size_t>(i) * ldo;
+      got.insert(got.end(), o, o + 4 * C);
+      pad_bad += o[4 * C] != 42.f;
+    }
+    const double e = rel_err(got.data(), want.data(), got.size());
+    std::printf("  [%s] triplane_sample C=%d: rel err %.3g\n", isa, C, e);
+    CHECK(e <= 5e-6 && pad_bad == 0, "triplane_sample C=%d [%s]: rel err %g, %d padding values written", C, isa, e, pad_bad);
+  }
+}
+
 // Cross-check conv2d and upsample against PyTorch itself (skipped if unavailable).
 static void test_torch(ThreadPool* pool) {
   if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) {
@@ -399,7 +542,8 @@ int main() {
     test_matmul(&pool);
     test_conv(&pool);
     test_ops(&pool);
-    std::printf("[%s] gemm/matmul/conv2d/ops: %s\n", isa_name(isa), g_fail == before ? "ok" : "FAILED");
+    test_point_kernels();
+    std::printf("[%s] gemm/matmul/conv2d/ops/point kernels: %s\n", isa_name(isa), g_fail == before ? "ok" : "FAILED");
   }
   set_kernel_isa_cap(start);
   test_torch(&pool);

@@ -1,5 +1,5 @@
-// Parity test of the conv / attention modules (encoder, slot-attention
-// aggregator, audio net, cross attention, SR source branch, SR) against the
+// Parity test of the conv / attention stages (encoder, slot_attention, audio_net,
+// cross_attention, super_resolution_source, super_resolution) against the
 // PyTorch golden fixtures (docs/FIXTURES.md), on every kernel ISA the CPU has.
 // Build and run from the repository root:
 //   g++ -std=c++17 -O2 -pthread -Icpp tests/native/test_modules_conv.cc cpp/core/*.cc cpp/kernels/*.cc
@@ -76,7 +76,7 @@ void check_stage(const std::string& stage, const StageFn& fn, const SafetensorsF
     if (kv.first.compare(0, out_prefix.size(), out_prefix) == 0) ref[kv.first.substr(out_prefix.size())] = kv.second;
   }
   if (in.empty() || ref.empty()) {
-    std::printf("FAIL %-16s [%s] fixture has no inputs/outputs for this stage\n", stage.c_str(), isa);
+    std::printf("FAIL %-23s [%s] fixture has no inputs/outputs for this stage\n", stage.c_str(), isa);
     ++g_failures;
     return;
   }
@@ -84,30 +84,30 @@ void check_stage(const std::string& stage, const StageFn& fn, const SafetensorsF
   try {
     out = fn(pool, in);
   } catch (const std::exception& e) {
-    std::printf("FAIL %-16s [%s] threw: %s\n", stage.c_str(), isa, e.what());
+    std::printf("FAIL %-23s [%s] threw: %s\n", stage.c_str(), isa, e.what());
     ++g_failures;
     return;
   }
   for (const auto& kv : ref) {
     auto it = out.find(kv.first);
     if (it == out.end()) {
-      std::printf("FAIL %-16s [%s] output \"%s\" missing\n", stage.c_str(), isa, kv.first.c_str());
+      std::printf("FAIL %-23s [%s] output \"%s\" missing\n", stage.c_str(), isa, kv.first.c_str());
       ++g_failures;
       continue;
     }
     if (it->second.shape != kv.second.shape) {
-      std::printf("FAIL %-16s [%s] output \"%s\" shape %s, expected %s\n", stage.c_str(), isa, kv.first.c_str(),
+      std::printf("FAIL %-23s [%s] output \"%s\" shape %s, expected %s\n", stage.c_str(), isa, kv.first.c_str(),
                   shape_str(it->second.shape).c_str(), shape_str(kv.second.shape).c_str());
       ++g_failures;
       continue;
     }
     const double e = rel_err(it->second, kv.second);
     const bool ok = e <= kTol;
-    std::printf("%s %-16s [%s] %-7s rel err %.3e\n", ok ? "ok  " : "FAIL", stage.c_str(), isa, kv.first.c_str(), e);
+    std::printf("%s %-23s [%s] %-7s rel err %.3e\n", ok ? "ok  " : "FAIL", stage.c_str(), isa, kv.first.c_str(), e);
     if (!ok) ++g_failures;
   }
   if (out.size() != ref.size()) {
-    std::printf("FAIL %-16s [%s] produced %zu outputs, fixture has %zu\n", stage.c_str(), isa, out.size(), ref.size());
+    std::printf("FAIL %-23s [%s] produced %zu outputs, fixture has %zu\n", stage.c_str(), isa, out.size(), ref.size());
     ++g_failures;
   }
 }
@@ -118,12 +118,15 @@ int parity(const std::string& dir) {
   Modules m(w);
   const std::vector<std::pair<std::string, StageFn>> stages = {
       {"encoder", [&](ThreadPool& p, const TensorMap& in) { return run_encoder_stage(m.encoder, p, in); }},
-      {"aggregate", [&](ThreadPool& p, const TensorMap& in) { return run_aggregate_stage(m.aggregator, p, in); }},
+      {"slot_attention",
+       [&](ThreadPool& p, const TensorMap& in) { return run_slot_attention_stage(m.aggregator, p, in); }},
       {"audio_net", [&](ThreadPool& p, const TensorMap& in) { return run_audio_net_stage(m.audio_net, p, in); }},
       {"cross_attention",
        [&](ThreadPool& p, const TensorMap& in) { return run_cross_attention_stage(m.cross_attention, p, in); }},
-      {"sr_source", [&](ThreadPool& p, const TensorMap& in) { return run_sr_source_stage(m.sr, p, in); }},
-      {"sr", [&](ThreadPool& p, const TensorMap& in) { return run_sr_stage(m.sr, p, in); }},
+      {"super_resolution_source",
+       [&](ThreadPool& p, const TensorMap& in) { return run_super_resolution_source_stage(m.sr, p, in); }},
+      {"super_resolution",
+       [&](ThreadPool& p, const TensorMap& in) { return run_super_resolution_stage(m.sr, p, in); }},
   };
   ThreadPool pool1(1), pool3(3);
   for (int isa = static_cast<int>(detected_isa()); isa >= 0; --isa) {
@@ -136,7 +139,7 @@ int parity(const std::string& dir) {
   }
   set_kernel_isa_cap(Isa::Avx512);
 
-  // The encoder -> aggregate -> cross-attention chain on channel-last tensors
+  // The encoder -> slot_attention -> cross_attention chain on channel-last tensors
   // directly (the engine path, no layout round trips).
   {
     ThreadPool& pool = pool3;
@@ -149,7 +152,8 @@ int parity(const std::string& dir) {
     Tensor cm = m.cross_attention.forward(pool, m.cross_attention.query(pool, agg), tokens);
     const double e = rel_err(hwc_to_chw(cm), fx.tensors.at("cross_attention/out/cm"));
     const bool ok = e <= kTol;
-    std::printf("%s chained encoder->aggregate->audio_net->cross_attention rel err %.3e\n", ok ? "ok  " : "FAIL", e);
+    std::printf("%s chained encoder->slot_attention->audio_net->cross_attention rel err %.3e\n", ok ? "ok  " : "FAIL",
+                e);
     if (!ok) ++g_failures;
   }
   // A mis-shaped stage input must be rejected, not read out of bounds.
@@ -206,8 +210,8 @@ int bench(const std::string& path, int threads, int reps) {
   for (float& v : mask) v = u(rng);
   Tensor coarse = Tensor::empty({r, r, cfg.coarse_channels()});
   for (int64_t i = 0; i < coarse.numel(); ++i) coarse.data[i] = u(rng);
-  Tensor full, half;
-  m.sr.source(pool, image.data(), mask.data(), full, half);
+  Tensor full, half, seen;
+  m.sr.source(pool, image.data(), mask.data(), full, half, seen);
   std::array<Tensor, 4> f;
   std::printf("model %s (%s), %d thread(s), kernels %s, best of %d\n", path.c_str(), cfg.name.c_str(), threads,
               isa_name(kernel_isa()), reps);
@@ -215,8 +219,8 @@ int bench(const std::string& path, int threads, int reps) {
               time_ms(reps, [&] { f = m.encoder.forward(pool, image.data(), mask.data()); }).c_str());
   std::printf("Aggregator::forward       %s\n", time_ms(reps, [&] { m.aggregator.forward(pool, f); }).c_str());
   std::printf("SuperResolution::source   %s\n",
-              time_ms(reps, [&] { m.sr.source(pool, image.data(), mask.data(), full, half); }).c_str());
-  std::printf("SuperResolution::forward  %s\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half); }).c_str());
+              time_ms(reps, [&] { m.sr.source(pool, image.data(), mask.data(), full, half, seen); }).c_str());
+  std::printf("SuperResolution::forward  %s\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half, seen); }).c_str());
   Tensor agg = m.aggregator.forward(pool, f);
   Tensor q = m.cross_attention.query(pool, agg);
   std::vector<float> mel(static_cast<size_t>(cfg.audio.n_mels) * cfg.audio.window_frames, -3.f);

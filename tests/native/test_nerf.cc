@@ -1,8 +1,9 @@
-// Parity test of the per-point / per-ray NeRF stages (deform, triplane_decode,
-// volume_render, importance, nerf) against tests/fixtures/tiny/stages.safetensors,
+// Parity test of the per-point / per-ray NeRF stages (deformation_field,
+// triplane_decoder, volume_render, volume_render_importance, nerf_renderer) against
+// tests/fixtures/tiny/stages.safetensors,
 // plus an optional timing of NerfRenderer::render on a bigger model.
 // Build and run from the repository root:
-//   g++ -std=c++17 -O3 -pthread -Icpp tests/native/test_nerf.cc cpp/core/*.cc cpp/kernels/*.cc cpp/model/weights.cc cpp/model/stages_common.cc cpp/model/camera.cc cpp/model/triplane.cc cpp/model/deform_mlp.cc cpp/model/decoder_mlp.cc cpp/model/volume_render.cc cpp/model/nerf_renderer.cc -o /tmp/test_nerf && /tmp/test_nerf
+//   g++ -std=c++17 -O3 -pthread -Icpp tests/native/test_nerf.cc cpp/core/*.cc cpp/kernels/*.cc cpp/model/weights.cc cpp/model/stages_common.cc cpp/model/camera.cc cpp/model/triplane.cc cpp/model/deformation_field.cc cpp/model/triplane_decoder.cc cpp/model/volume_render.cc cpp/model/nerf_renderer.cc -o /tmp/test_nerf && /tmp/test_nerf
 //   /tmp/test_nerf --bench .cache/s3d64.safetensors [threads] [reps]   # time render (random weights)
 // Exit status 0 when every check passes. S3D_CPU_FEATURES=scalar|avx2 exercises the fallbacks.
 #include <algorithm>
@@ -20,12 +21,13 @@
 #include "core/safetensors.h"
 #include "core/thread_pool.h"
 #include "kernels/isa.h"
+#include "kernels/sincos.h"
 #include "model/camera.h"
-#include "model/decoder_mlp.h"
-#include "model/deform_mlp.h"
+#include "model/deformation_field.h"
 #include "model/nerf_renderer.h"
 #include "model/stages.h"
 #include "model/triplane.h"
+#include "model/triplane_decoder.h"
 #include "model/volume_render.h"
 #include "model/weights.h"
 
@@ -117,26 +119,27 @@ static void test_stages(const std::string& model_path, const std::string& stages
   const Weights w = Weights::load(model_path);
   const ModelConfig& cfg = w.config();
   const SafetensorsFile st = read_safetensors(stages_path);
-  DeformMlp deform(w, cfg);
+  DeformationField deform(w, cfg);
   TriplaneDecoder decoder(w, cfg);
   NerfRenderer renderer(deform, decoder, cfg);
   ThreadPool pool(2);
 
-  {  // deform
-    const Tensor cm = chw_to_hwc(fx(st, "deform/in/cm"));
-    const Tensor dx = deform.run(fx(st, "deform/in/points"), cm, fx(st, "deform/in/code").data);
-    check_tensor("deform/delta", dx, fx(st, "deform/out/delta"));
+  {  // deformation_field
+    const Tensor cm = chw_to_hwc(fx(st, "deformation_field/in/cm"));
+    const Tensor dx =
+        deform.run(fx(st, "deformation_field/in/points"), cm, fx(st, "deformation_field/in/code").data);
+    check_tensor("deformation_field/delta", dx, fx(st, "deformation_field/out/delta"));
   }
-  {  // triplane_decode
-    const Planes planes = planes_of(st, "triplane_decode", cfg);
-    const Tensor& pts = fx(st, "triplane_decode/in/points");
+  {  // triplane_decoder
+    const Planes planes = planes_of(st, "triplane_decoder", cfg);
+    const Tensor& pts = fx(st, "triplane_decoder/in/points");
     const int n = static_cast<int>(pts.dim(0));
     Tensor feats = Tensor::empty({n, cfg.point_feat()});
     sample_triplanes(planes, n, pts.data, 3, feats.data, cfg.point_feat());
     Tensor sigma, feat;
     decoder.run(feats, &sigma, &feat);
-    check_tensor("triplane_decode/sigma", sigma, fx(st, "triplane_decode/out/sigma"));
-    check_tensor("triplane_decode/feat", feat, fx(st, "triplane_decode/out/feat"));
+    check_tensor("triplane_decoder/sigma", sigma, fx(st, "triplane_decoder/out/sigma"));
+    check_tensor("triplane_decoder/feat", feat, fx(st, "triplane_decoder/out/feat"));
   }
   {  // volume_render
     const Tensor& depths = fx(st, "volume_render/in/depths");
@@ -160,15 +163,15 @@ static void test_stages(const std::string& model_path, const std::string& stages
     check_tensor("volume_render/alpha", alpha, fx(st, "volume_render/out/alpha"));
     check_tensor("volume_render/weights", weights, fx(st, "volume_render/out/weights"));
   }
-  {  // importance
-    const Tensor& depths = fx(st, "importance/in/depths");
-    const Tensor& weights = fx(st, "importance/in/weights");
+  {  // volume_render_importance
+    const Tensor& depths = fx(st, "volume_render_importance/in/depths");
+    const Tensor& weights = fx(st, "volume_render_importance/in/weights");
     const int r = static_cast<int>(depths.dim(0)), s = static_cast<int>(depths.dim(1)), n = cfg.n_importance;
     Tensor out = Tensor::empty({r, n});
     std::vector<float> cdf(s);
     for (int i = 0; i < r; ++i)
       importance_depths(s, depths.data + i * s, weights.data + i * (s - 1), n, out.data + i * n, cdf.data());
-    check_tensor("importance/depths", out, fx(st, "importance/out/depths"));
+    check_tensor("volume_render_importance/depths", out, fx(st, "volume_render_importance/out/depths"));
   }
   {  // merge order = stable sort, coarse first on ties
     const float a[4] = {1, 2, 3, 4}, b[4] = {2, 0.5f, 4, 2};
@@ -178,24 +181,26 @@ static void test_stages(const std::string& model_path, const std::string& stages
     const int want[8] = {5, 0, 1, 4, 7, 2, 3, 6};
     check(std::equal(order, order + 8, want), "merge_order is a stable sort (first set wins ties)");
   }
-  {  // nerf, end to end
-    const Planes planes = planes_of(st, "nerf", cfg);
-    const Tensor cm = chw_to_hwc(fx(st, "nerf/in/cm"));
+  {  // nerf_renderer, end to end
+    const Planes planes = planes_of(st, "nerf_renderer", cfg);
+    const Tensor cm = chw_to_hwc(fx(st, "nerf_renderer/in/cm"));
+    const float* code = fx(st, "nerf_renderer/in/code").data;
+    const Mat4 pose_src = mat_of(fx(st, "nerf_renderer/in/pose_src"));
+    const Mat4 pose_tar = mat_of(fx(st, "nerf_renderer/in/pose_tar"));
     NerfProfile prof;
-    const Tensor img = renderer.render(pool, planes, cm, fx(st, "nerf/in/code").data, mat_of(fx(st, "nerf/in/pose_src")),
-                                       mat_of(fx(st, "nerf/in/pose_tar")), &prof);
-    check_tensor("nerf/coarse", hwc_to_chw(img), fx(st, "nerf/out/coarse"));
+    const Tensor img = renderer.render(pool, planes, cm, code, pose_src, pose_tar, &prof);
+    check_tensor("nerf_renderer/coarse", hwc_to_chw(img), fx(st, "nerf_renderer/out/coarse"));
     ThreadPool one(1);
-    const Tensor img1 = renderer.render(one, planes, cm, fx(st, "nerf/in/code").data, mat_of(fx(st, "nerf/in/pose_src")),
-                                        mat_of(fx(st, "nerf/in/pose_tar")));
-    check(std::memcmp(img.data, img1.data, sizeof(float) * img.numel()) == 0, "nerf: 1 and 2 threads bit-identical");
+    const Tensor img1 = renderer.render(one, planes, cm, code, pose_src, pose_tar);
+    check(std::memcmp(img.data, img1.data, sizeof(float) * img.numel()) == 0,
+          "nerf_renderer: 1 and 2 threads bit-identical");
   }
 }
 
 static void bench(const std::string& path, int threads, int reps) {
   const Weights w = Weights::load(path);
   const ModelConfig& cfg = w.config();
-  DeformMlp deform(w, cfg);
+  DeformationField deform(w, cfg);
   TriplaneDecoder decoder(w, cfg);
   NerfRenderer renderer(deform, decoder, cfg);
   ThreadPool pool(threads);

@@ -152,13 +152,22 @@ def lip_box(crop_landmarks: np.ndarray, pad: float = 0.15, size: int = IMAGE_SIZ
 
 
 def fill_mask(poly: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """(size, size) float32 {0,1} mask of a polygon (pixel centres at i + 0.5, like
-    ts/mask.ts fillPolygon up to edge pixels)."""
-    import cv2
-    m = np.zeros((size, size), np.uint8)
-    pts = np.round((np.asarray(poly) - 0.5) * 16).astype(np.int32)   # 4 fractional bits
-    cv2.fillPoly(m, [pts], 1, lineType=cv2.LINE_8, shift=4)
-    return m.astype(np.float32)
+    """(size, size) float32 {0,1} mask of a polygon: pixel (x, y) is in when its centre
+    (x + 0.5, y + 0.5) is inside (crossing number, even-odd), the rule of ts/mask.ts
+    fillPolygon, written independently (per pixel, not scanline spans). cv2.fillPoly,
+    used before, also filled every pixel the outline touches, so training masks were about
+    a pixel wider than the ones the API builds (tests/api-parity.test.mjs)."""
+    poly = np.asarray(poly, np.float64)
+    c = np.arange(size, dtype=np.float64) + 0.5
+    px, py = c[None, :], c[:, None]
+    inside = np.zeros((size, size), bool)
+    for (xi, yi), (xj, yj) in zip(poly, np.roll(poly, 1, axis=0)):
+        if yi == yj:
+            continue
+        crosses = (yi > py) != (yj > py)
+        x_at = xi + (py - yi) / (yj - yi) * (xj - xi)
+        inside ^= crosses & (px < x_at)
+    return inside.astype(np.float32)
 
 
 def estimate_pose(crop_landmarks: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:

@@ -1,5 +1,7 @@
-"""Model hyper-parameters (DESIGN §3). Mirrors cpp/core/model_config.h field for field;
-serialised as JSON into the safetensors metadata under "config"."""
+"""Model hyper-parameters (DESIGN §3), serialised as JSON into the safetensors metadata
+under "config". The source of truth: cpp/core/model_config.{h,cc}, ts/config.ts and
+cuda/nerf_renderer.cuh (CudaNerfDims) copy it, and train/tests/test_config_sync.py fails
+when a field, type, s3d-64 default or older-file default differs there."""
 from __future__ import annotations
 
 import dataclasses
@@ -61,6 +63,11 @@ class ModelConfig:
     sr_mid_channels: int = 128
     sr_out_channels: int = 64
     sr_hide_below: float = 0.58   # SR source sees no inner face below this row fraction (0 = off) [ours]
+    # The SR's last 1x1 conv also predicts a per-pixel gate g, and the output is
+    # g * source + (1 - g) * generated, with the source as the SR branch sees it (mouth
+    # hidden) [ours]. Without it the SR re-synthesises every pixel through two 3x3 convs
+    # and after 3.8k CPU steps the whole frame, eyes and background included, was blurred.
+    sr_source_gate: bool = True
     audio: AudioConfig = field(default_factory=AudioConfig)
 
     # derived sizes
@@ -120,6 +127,7 @@ class ModelConfig:
         d.setdefault("sr_hide_below", 0.0)  # models exported before these existed
         d.setdefault("plane_extent", 0.5)
         d.setdefault("plane_y_down", False)
+        d.setdefault("sr_source_gate", False)
         return ModelConfig(**d).validate()
 
 

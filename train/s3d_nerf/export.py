@@ -10,6 +10,7 @@ import torch
 from . import safetensors_io
 from .config import ModelConfig
 from .model import S3DNeRF
+from .super_resolution import GATE_GAIN, GATE_INIT_LOGIT
 
 FORMAT = "s3d-nerf"
 FORMAT_VERSION = "1"
@@ -20,6 +21,23 @@ def export(model: S3DNeRF, path: str, provenance: Dict, dtype: torch.dtype = tor
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.cfg.to_json(),
             "provenance": json.dumps(provenance, sort_keys=True)}
     safetensors_io.save(path, tensors, meta)
+
+
+def upgrade_state(tensors: Dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> Dict[str, torch.Tensor]:
+    """Weights of a model with config `old` as the start of one with config `new`, where
+    the two differ only by sr_source_gate off -> on: the SR's last conv gains the gate
+    row (weight 0, bias GATE_INIT_LOGIT / GATE_GAIN: g = 0.95, mostly the source, at first).
+    Any other difference raises ValueError."""
+    a, b = json.loads(old.to_json()), json.loads(new.to_json())
+    a.pop("sr_source_gate"), b.pop("sr_source_gate")
+    if a != b or (old.sr_source_gate and not new.sr_source_gate):
+        raise ValueError("the configs differ by more than sr_source_gate off -> on")
+    out = {k: v.float() for k, v in tensors.items()}
+    if new.sr_source_gate and not old.sr_source_gate:
+        w, bias = out["sr.out_rgb.weight"], out["sr.out_rgb.bias"]        # (3,o,1,1), (3,)
+        out["sr.out_rgb.weight"] = torch.cat([w, torch.zeros_like(w[:1])])
+        out["sr.out_rgb.bias"] = torch.cat([bias, torch.full_like(bias[:1], GATE_INIT_LOGIT / GATE_GAIN)])
+    return out
 
 
 def load(path: str, device: Optional[str] = None) -> Tuple[S3DNeRF, Dict]:

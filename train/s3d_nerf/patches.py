@@ -55,6 +55,7 @@ def render_patches(model, ident, mel, pose_tar, top, left, window: int, margin: 
     up = model.cfg.image_size // model.cfg.render_size                       # 4
     src_half = crop(ident.src_half, top * (up // 2), left * (up // 2), window * (up // 2), frames_per_source)
     src_full = crop(ident.src_full, top * up, left * up, window * up, frames_per_source)
-    _, rgb = model.sr(out.coarse, src_full, src_half)
+    src_image = crop(ident.src_image, top * up, left * up, window * up, frames_per_source)
+    _, rgb = model.sr(out.coarse, src_full, src_half, src_image)
     m, p = margin, window - 2 * margin
     return out.coarse[..., m:m + p, m:m + p], rgb[..., up * m:up * (m + p), up * m:up * (m + p)], out.delta

@@ -26,6 +26,16 @@ def hide_mouth(image: torch.Tensor, mask: torch.Tensor, below: float) -> torch.T
     return image * (1 - hole) + 0.5 * hole
 
 
+# The gate logit is GATE_GAIN x the last conv's 4th output [ours]. Adam moves a weight by
+# about lr per step whatever its gradient, so at gain 1 the gate stayed at 0.49 +- 0.01 for
+# 1,500 steps (lr 2e-4) while the colours absorbed the half-and-half blend; at gain 8 the
+# gate moves as fast as a colour does in its own range.
+GATE_GAIN = 8.0
+# Gate bias of a fresh or upgraded gate row: g = sigmoid(3) = 0.95, i.e. start from the
+# source (sharp) and learn where to generate instead (the mouth, moved regions).
+GATE_INIT_LOGIT = 3.0
+
+
 class SourceBranch(nn.Module):
     """Full (unmasked) source image -> features at image and image/2. Cached per identity."""
 
@@ -52,10 +62,18 @@ class SuperResolution(nn.Module):
         self.mid_rgb = nn.Conv2d(m, 3, 1)
         self.out1 = nn.Conv2d(m + c0, o, 3, padding=1)
         self.out2 = nn.Conv2d(o, o, 3, padding=1)
-        self.out_rgb = nn.Conv2d(o, 3, 1)
+        self.gate = cfg.sr_source_gate
+        self.out_rgb = nn.Conv2d(o, 4 if self.gate else 3, 1)   # rgb [+ gate logit / GATE_GAIN]
+        if self.gate:
+            with torch.no_grad():
+                self.out_rgb.weight[3].zero_()
+                self.out_rgb.bias[3] = GATE_INIT_LOGIT / GATE_GAIN
 
-    def forward(self, coarse: torch.Tensor, src_full: torch.Tensor, src_half: torch.Tensor):
-        """coarse (B,36,r,r) = [rgb, feat, alpha]; returns (rgb at image/2, rgb at image)."""
+    def forward(self, coarse: torch.Tensor, src_full: torch.Tensor, src_half: torch.Tensor,
+                src_image: torch.Tensor | None = None):
+        """coarse (B,36,r,r) = [rgb, feat, alpha]; src_full/src_half the source branch's
+        features; src_image (B,3,H,W) the source as the branch saw it (hide_mouth), needed
+        with sr_source_gate. Returns (rgb at image/2, rgb at image)."""
         s = self.slope
         x = up2(coarse)
         h = F.leaky_relu(self.mid1(torch.cat([x, src_half], 1)), s)
@@ -63,4 +81,11 @@ class SuperResolution(nn.Module):
         rgb_mid = self.mid_rgb(h) + x[:, :3]
         h = F.leaky_relu(self.out1(torch.cat([up2(h), src_full], 1)), s)
         h = F.leaky_relu(self.out2(h), s)
-        return rgb_mid, self.out_rgb(h) + up2(rgb_mid)
+        out = self.out_rgb(h)
+        rgb = out[:, :3] + up2(rgb_mid)
+        if not self.gate:
+            return rgb_mid, rgb
+        if src_image is None:
+            raise ValueError("this SR has a source gate (sr_source_gate): pass src_image")
+        g = torch.sigmoid(GATE_GAIN * out[:, 3:4])                      # (B,1,H,W)
+        return rgb_mid, rgb + g * (src_image - rgb)

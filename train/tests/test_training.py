@@ -12,7 +12,9 @@
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -122,6 +124,25 @@ def test_c_checkpoint_resume_identical():
     NUMBERS["resume"] = {"step4_total_a": ra[3]["total"], "step4_total_b": rb[0]["total"],
                          "step6_total_a": ra[5]["total"], "step6_total_b": rb[2]["total"]}
     print("resume:", NUMBERS["resume"])
+
+
+def test_e_patch_adversarial_and_resized_discriminator():
+    """Patch training with the adversarial term: D judges the 4*patch-pixel target crops;
+    a checkpoint whose D was built for whole frames resumes with a fresh D."""
+    common = ["--config", "tiny", "--data", "synthetic", "--synthetic-size", "64", "--stage", "full",
+              "--batch", "1", "--ckpt-every", "2", "--sample-every", "0", "--print-every", "100"]
+    a = os.path.join(_TMP, "patch_adv")
+    trainer.main(common + ["--steps", "2", "--adv", "0", "--out", a])            # whole-frame D (64 px)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        trainer.main(common + ["--steps", "4", "--patch", "4", "--adv", "1", "--adv-warmup", "2", "--adv-ramp", "1",
+                               "--adv-weight", "0.01", "--out", a, "--resume", "auto"])
+    assert "starting a fresh one" in out.getvalue(), out.getvalue()
+    rows = _rows(os.path.join(a, "log.csv"))
+    assert [r["step"] for r in rows][-2:] == ["3", "4"]
+    for r in rows[-2:]:
+        assert r["adv"] != "" and r["d_loss"] != "", r
+        assert float(r["adv"]) > 0
 
 
 NODE_SCRIPT = r"""

@@ -8,11 +8,12 @@
 // package itself is needed). --backend cpu|cuda|auto: exit 1 when the requested
 // backend is unusable. --json: one JSON object on stdout.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { parseModelConfig, type ModelConfig } from '../config.js';
 import { native, nativeBinaryInfo, packageRoot, type NativeBinaryInfo, type NativeCpuFeatures } from '../native.js';
 import { cudaDiagnostics, cudaVersionText, type CudaDiagnostics } from '../cuda.js';
+import { readSafetensorsHeader } from '../safetensors.js';
 import { createSession, DEFAULT_MODEL, type BackendChoice } from '../session.js';
 import { parseOptions } from './args.js';
 
@@ -203,40 +204,29 @@ async function modelSummary(path: string): Promise<ModelSummary> {
     provenance: null,
   };
   try {
-    const fh = await open(path, 'r');
-    try {
-      s.bytes = (await fh.stat()).size;
-      const len = Buffer.alloc(8);
-      await fh.read(len, 0, 8, 0);
-      const n = Number(len.readBigUInt64LE(0));
-      if (n <= 0 || n > 100 * 1024 * 1024 || n + 8 > s.bytes) throw new Error('not a safetensors file (bad header length)');
-      const head = Buffer.alloc(n);
-      await fh.read(head, 0, n, 8);
-      const header = JSON.parse(head.toString('utf8')) as Record<string, { shape?: number[] } | Record<string, string>>;
-      let params = 0;
-      for (const [k, t] of Object.entries(header)) {
-        if (k === '__metadata__') continue;
-        const shape = (t as { shape?: number[] }).shape ?? [];
-        params += shape.reduce((a, b) => a * b, 1);
-      }
-      s.parameters = params;
-      const meta = (header.__metadata__ ?? {}) as Record<string, string>;
-      s.format = meta.format ? `${meta.format} v${meta.format_version ?? '?'}` : null;
-      if (meta.config) {
-        const c: ModelConfig = parseModelConfig(meta.config);
-        s.name = c.name;
-        s.imageSize = c.image_size;
-        s.renderSize = c.render_size;
-        s.fps = c.audio.fps;
-        s.audio = `${c.audio.kind} ${c.audio.n_mels} bins, ${c.audio.sample_rate} Hz, ${c.audio.window_frames}-frame window`;
-      }
-      if (meta.provenance) {
-        const p = JSON.parse(meta.provenance) as Record<string, unknown>;
-        s.provenance = p;
-        s.trained = typeof p.trained === 'boolean' ? p.trained : null;
-      }
-    } finally {
-      await fh.close();
+    s.bytes = (await stat(path)).size;
+    const header = (await readSafetensorsHeader(path)).header as Record<string, { shape?: number[] } | Record<string, string>>;
+    let params = 0;
+    for (const [k, t] of Object.entries(header)) {
+      if (k === '__metadata__') continue;
+      const shape = (t as { shape?: number[] }).shape ?? [];
+      params += shape.reduce((a, b) => a * b, 1);
+    }
+    s.parameters = params;
+    const meta = (header.__metadata__ ?? {}) as Record<string, string>;
+    s.format = meta.format ? `${meta.format} v${meta.format_version ?? '?'}` : null;
+    if (meta.config) {
+      const c: ModelConfig = parseModelConfig(meta.config);
+      s.name = c.name;
+      s.imageSize = c.image_size;
+      s.renderSize = c.render_size;
+      s.fps = c.audio.fps;
+      s.audio = `${c.audio.kind} ${c.audio.n_mels} bins, ${c.audio.sample_rate} Hz, ${c.audio.window_frames}-frame window`;
+    }
+    if (meta.provenance) {
+      const p = JSON.parse(meta.provenance) as Record<string, unknown>;
+      s.provenance = p;
+      s.trained = typeof p.trained === 'boolean' ? p.trained : null;
     }
   } catch (err) {
     s.error = message(err);

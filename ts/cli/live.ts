@@ -7,10 +7,10 @@
 // or a .y4m / .mp4 file (the mp4 with the speech muxed in).
 import { constants as fsc } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { findFfmpeg, ffmpegMissingReason } from '../audio-ffmpeg.js';
+import { findFfmpeg, ffmpegMissingReason } from '../audio/ffmpeg.js';
 import { pasteBack } from '../face/paste-back.js';
 import type { LiveBackpressure, LiveFrame } from '../live.js';
-import { decodeAudioStream, PCM_FORMATS, type PcmFormat } from '../live-pcm.js';
+import { decodeAudioStream, PCM_FORMATS, type PcmFormat } from '../audio/pcm-stream.js';
 import { createSessionWith, type BackendChoice } from '../session.js';
 import { openLiveMp4Writer, type LiveMp4Sink } from '../video/live-mp4.js';
 import { evenSized } from '../video/render-video.js';

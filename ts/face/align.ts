@@ -3,9 +3,10 @@
 // template, bilinear warp to the size x size crop, inner-face mask (jaw 0-16,
 // brows 26-17) and lip box from the landmarks mapped into the crop, and a
 // feathered blend mask for paste-back.
+import type { RgbImage } from '../image.js';
 import { fillPolygon } from '../mask.js';
 import { applyAffineAll, fitSimilarity, type Affine, type Point } from './geometry.js';
-import { warpAffine, type RgbImage } from './photo.js';
+import { warpAffine } from './warp.js';
 import { faceTemplate, templatePoints } from './template.js';
 
 export interface AlignedFace {

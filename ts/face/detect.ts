@@ -7,9 +7,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { throwIfAborted } from '../abort.js';
 import { InternalError, InvalidArgumentError, NoFaceError } from '../errors.js';
+import type { RgbImage } from '../image.js';
 import { describe } from '../validate.js';
 import { applyAffineAll, composeAffine, fitSimilarity, invertAffine, type Affine, type Point } from './geometry.js';
-import { warpAffine, type RgbImage } from './photo.js';
+import { warpAffine } from './warp.js';
 import { faceTemplate, templatePoints } from './template.js';
 
 /* Minimal structural types of the parts of tfjs / face-api used here. */

@@ -2,13 +2,12 @@
 // the training template -> inner-face mask, lip box, source pose, blend mask.
 import { throwIfAborted } from '../abort.js';
 import { InvalidArgumentError, NoFaceError } from '../errors.js';
-import type { ImageInput } from '../image.js';
+import { decodePhoto, type ImageInput, type RgbImage } from '../image.js';
 import { landmarkPolygon, type Landmarks } from '../mask.js';
 import { describe } from '../validate.js';
 import { alignFace, blendMask, type AlignedFace } from './align.js';
 import { detectFace, type DetectedFace } from './detect.js';
-import { decodePhoto, type RgbImage } from './photo.js';
-import { estimatePose } from './pose.js';
+import { estimatePose } from './head-pose.js';
 import { faceTemplate } from './template.js';
 
 export interface AlignPhotoOptions {
@@ -89,4 +88,4 @@ export async function alignPhoto(image: ImageInput, options: AlignPhotoOptions =
 export { detectFace, loadFaceModels } from './detect.js';
 export type { DetectFaceOptions, DetectedFace } from './detect.js';
 export type { AlignedFace } from './align.js';
-export type { RgbImage } from './photo.js';
+export type { RgbImage } from '../image.js';

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ffmpegMissingReason, findFfmpeg, lastLine } from '../audio-ffmpeg.js';
+import { ffmpegMissingReason, findFfmpeg, lastLine } from '../audio/ffmpeg.js';
 import { BackendUnavailableError, InputAudioError, InternalError, InvalidArgumentError } from '../errors.js';
 import { expectString } from '../validate.js';
 import { floatWavHeader, openMp4Writer } from './mp4.js';

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
 import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { ffmpegMissingReason, findFfmpeg, lastLine } from '../audio-ffmpeg.js';
+import { ffmpegMissingReason, findFfmpeg, lastLine } from '../audio/ffmpeg.js';
 import { BackendUnavailableError, InputAudioError, InternalError, InvalidArgumentError } from '../errors.js';
 import { describe, expectString, isPlainObject } from '../validate.js';
 import { expectFps, framePixels, pump, sameSize, tempPath, type FrameSink, type FrameSource, type WriteResult } from './sink.js';

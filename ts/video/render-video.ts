@@ -2,14 +2,14 @@
 // rendered one at a time through session.renderFrame (the video is never
 // held in memory), with a per-frame camera and progress callbacks.
 import { abortError, throwIfAborted } from '../abort.js';
-import type { AudioTrack } from '../audio.js';
+import type { AudioTrack } from '../audio/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Identity } from '../identity.js';
 import { pasteBack, type PastedFrame } from '../face/paste-back.js';
-import { isSinglePose, toPoseMatrix, type Pose, type PoseTrack } from '../pose.js';
+import { isSinglePose, toPoseMatrix, type Pose, type PoseTrack } from '../camera.js';
 import type { Frame } from '../render.js';
 import type { Session } from '../session.js';
-import { describe, expectObject, expectSignal, isPlainObject } from '../validate.js';
+import { describe, expectObject, expectSignal, isPlainObject, rejectUnknownKeys } from '../validate.js';
 
 /** Camera(s) of a video. */
 export type VideoPoses =
@@ -109,6 +109,7 @@ function resolvePoses(poses: unknown, fps: number): (frame: number) => Float32Ar
 export function renderVideo(session: Session, identity: Identity, options: RenderVideoOptions): VideoFrames {
   session._assertOpen();
   const opts = expectObject(options, 'options') as unknown as RenderVideoOptions;
+  rejectUnknownKeys(opts as unknown as Record<string, unknown>, 'renderVideo', ['audio', 'poses', 'frames', 'crop', 'signal', 'onProgress']);
   const audio = opts.audio;
   if (typeof audio !== 'object' || audio === null || typeof (audio as AudioTrack)._handleFor !== 'function')
     throw new InvalidArgumentError(`Expected an AudioTrack from session.prepareAudio() for audio but received ${describe(audio)}`);

@@ -1,17 +1,25 @@
-// Driving speech: decoded (ts/audio-decode.ts, ts/audio-wav-stream.ts, ffmpeg
-// via ts/audio-ffmpeg.ts), handed to the engine, which resamples to the model
-// rate and computes the log-mel track. Files are streamed into the engine in
-// chunks; samples and bytes already in memory go in one call.
+// Driving speech: any AudioInput to an AudioTrack. This module picks the
+// decoder, WAV (ts/audio/wav.ts; files read in chunks by ts/audio/wav-stream.ts)
+// or ffmpeg for other formats (ts/audio/ffmpeg.ts), and hands the samples to the
+// engine (ts/audio/track.ts), which resamples to the model rate and computes the
+// log-mel track. Files are streamed into the engine in chunks; samples and
+// bytes already in memory go in one call. Speech arriving as a byte stream
+// (live) is decoded by ts/audio/pcm-stream.ts.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { throwIfAborted } from './abort.js';
-import { decodeWav, describeStart } from './audio-decode.js';
-import { findFfmpeg, streamWithFfmpeg, type SampleSink } from './audio-ffmpeg.js';
-import { readWavLayout, streamWavFile, type WavLayout } from './audio-wav-stream.js';
-import { InputAudioError, S3DError, fromNative } from './errors.js';
-import { native, type NativeAudio, type NativeAudioStream } from './native.js';
-import { SessionResource } from './session-resource.js';
-import type { Session } from './session.js';
-import { describe, expectOptions, expectSignal, isPlainObject } from './validate.js';
+import { throwIfAborted } from '../abort.js';
+import { InputAudioError, S3DError } from '../errors.js';
+import type { SessionCore } from '../session-core.js';
+import { describe, expectOptions, expectSignal, isPlainObject } from '../validate.js';
+import { findFfmpeg, streamWithFfmpeg } from './ffmpeg.js';
+import { AudioTrack, StreamingTrack, oneShotTrack, type Samples } from './track.js';
+import { readWavLayout, streamWavFile, type WavLayout } from './wav-stream.js';
+import { decodeWav, describeStart } from './wav.js';
+
+export { AudioTrack } from './track.js';
+export { findFfmpeg, decodeWithFfmpeg } from './ffmpeg.js';
+export type { FfmpegInfo, DecodeWithFfmpegOptions } from './ffmpeg.js';
+export { decodeAudioStream } from './pcm-stream.js';
+export type { PcmFormat, DecodeAudioStreamOptions, ByteSource, PcmChunk } from './pcm-stream.js';
 
 /**
  * An audio file path or its bytes (WAV natively; mp3, m4a/aac, ogg, opus,
@@ -21,26 +29,6 @@ export type AudioInput = string | Buffer | Uint8Array | { samples: Float32Array;
 
 export interface PrepareAudioOptions {
   signal?: AbortSignal;
-}
-
-/** Prepared speech. Belongs to the session that prepared it. */
-export class AudioTrack extends SessionResource<NativeAudio> {
-  /** Video frames covered (frame t covers [t/fps, (t+1)/fps); a partial last frame counts). */
-  readonly frameCount: number;
-  /** Seconds of input audio. */
-  readonly duration: number;
-  /** Rate of the input samples (the engine resamples to the model's rate). */
-  readonly sampleRate: number;
-  readonly sampleCount: number;
-
-  /** @internal */
-  constructor(session: Session, handle: NativeAudio, sampleRate: number) {
-    super(session, handle, 'audio track', 'prepared');
-    this.frameCount = handle.frameCount;
-    this.sampleCount = handle.sampleCount;
-    this.sampleRate = sampleRate;
-    this.duration = handle.sampleCount / sampleRate;
-  }
 }
 
 function isWav(buf: Uint8Array): boolean {
@@ -78,81 +66,11 @@ function wavFallbackWorthy(err: unknown): boolean {
   return m.startsWith('Expected a readable WAV file');
 }
 
-
 /** Malformed WAV files up to this size go through the in-memory decoder (its errors and ffmpeg fallback, as for a Buffer). */
 const SMALL_FILE_BYTES = 64 << 20;
 
-type Samples = { samples: Float32Array; sampleRate: number };
-
-/**
- * Builds a track in the engine chunk by chunk (audioStreamPush): memory stays
- * bounded by the log-mel track however long the audio is. One push is in
- * flight while the caller reads and converts the next chunk; each push goes
- * through the session's queue like any engine call, and the signal is checked
- * before each.
- */
-class StreamingTrack implements SampleSink {
-  readonly #session: Session;
-  readonly #signal: AbortSignal | undefined;
-  #handle: NativeAudioStream | undefined;
-  #pending: Promise<void> | undefined;
-  sampleRate = 0;
-
-  constructor(session: Session, signal: AbortSignal | undefined) {
-    this.#session = session;
-    this.#signal = signal;
-  }
-
-  start(sampleRate: number): void {
-    this.#session._assertOpen();
-    try {
-      this.#handle = native().audioStreamCreate(this.#session._native(), sampleRate);
-    } catch (err) {
-      throw fromNative(err);
-    }
-    this.sampleRate = sampleRate;
-  }
-
-  async write(samples: Float32Array): Promise<void> {
-    if (samples.length === 0) return;
-    await this.#pending;
-    throwIfAborted(this.#signal);
-    const handle = this.#handle!;
-    const p = this.#session._queue.run(async () => {
-      try {
-        await native().audioStreamPush(handle, samples);
-      } catch (err) {
-        throw fromNative(err);
-      }
-    }, this.#signal);
-    p.catch(() => {}); // awaited by the next write or by finish()
-    this.#pending = p;
-  }
-
-  async finish(): Promise<AudioTrack> {
-    await this.#pending;
-    throwIfAborted(this.#signal);
-    const handle = this.#handle!;
-    return this.#session._queue.run(async () => {
-      let audio: NativeAudio;
-      try {
-        audio = await native().audioStreamFinish(handle);
-      } catch (err) {
-        throw fromNative(err);
-      }
-      return new AudioTrack(this.#session, audio, this.sampleRate);
-    }, this.#signal);
-  }
-
-  /** Drops the partial track (a push in flight still completes, its result unused). */
-  dispose(): void {
-    this.#handle?.dispose();
-    this.#handle = undefined;
-  }
-}
-
 /** Decodes with ffmpeg straight into the engine, chunk by chunk. */
-async function ffmpegTrack(session: Session, input: string | Uint8Array, label: string, signal: AbortSignal | undefined): Promise<AudioTrack> {
+async function ffmpegTrack(session: SessionCore, input: string | Uint8Array, label: string, signal: AbortSignal | undefined): Promise<AudioTrack> {
   const sink = new StreamingTrack(session, signal);
   try {
     await streamWithFfmpeg(input, sink, { signal, label });
@@ -162,32 +80,15 @@ async function ffmpegTrack(session: Session, input: string | Uint8Array, label: 
   }
 }
 
-/** Mono samples already in memory: one call to the engine. */
-async function oneShotTrack(session: Session, { samples, sampleRate }: Samples, signal: AbortSignal | undefined): Promise<AudioTrack> {
-  throwIfAborted(signal);
-  if (samples.length === 0) throw new InputAudioError('Expected at least one audio sample but received none');
-  for (let i = 0; i < samples.length; ++i)
-    if (!Number.isFinite(samples[i])) throw new InputAudioError(`Expected finite audio samples but sample ${i} is ${samples[i]}`);
-  return session._queue.run(async () => {
-    let handle: NativeAudio;
-    try {
-      handle = await native().prepareAudio(session._native(), samples, sampleRate);
-    } catch (err) {
-      throw fromNative(err);
-    }
-    return new AudioTrack(session, handle, sampleRate);
-  }, signal);
-}
-
 /**
- * Audio file bytes in memory. WAV goes through wavefile (ts/audio-decode.ts)
+ * Audio file bytes in memory. WAV goes through wavefile (ts/audio/wav.ts)
  * and the engine in one call. Encoded audio (see looksLikeEncodedAudio), and a
  * WAV whose codec or container wavefile cannot read, go through ffmpeg when
  * one is available (streamed into the engine). Other bytes get the WAV
  * decoder's error. `path` is the file the bytes came from (ffmpeg then reads
  * the file itself).
  */
-async function trackFromBytes(session: Session, buf: Uint8Array, label: string, path: string | undefined, signal: AbortSignal | undefined): Promise<AudioTrack> {
+async function trackFromBytes(session: SessionCore, buf: Uint8Array, label: string, path: string | undefined, signal: AbortSignal | undefined): Promise<AudioTrack> {
   if (buf.length === 0) throw new InputAudioError(`Expected WAV data but received an empty ${label}`);
   const describeInput = `${label}, ${buf.length} bytes starting with ${describeStart(buf)}`;
   if (!isWav(buf) && looksLikeEncodedAudio(buf)) return ffmpegTrack(session, path ?? buf, describeInput, signal);
@@ -203,7 +104,7 @@ async function trackFromBytes(session: Session, buf: Uint8Array, label: string, 
 }
 
 /** ffmpeg for a WAV the WAV reader could not parse; both errors when it fails too. */
-async function ffmpegFallback(session: Session, input: string | Uint8Array, label: string, wavError: Error, signal: AbortSignal | undefined): Promise<AudioTrack> {
+async function ffmpegFallback(session: SessionCore, input: string | Uint8Array, label: string, wavError: Error, signal: AbortSignal | undefined): Promise<AudioTrack> {
   try {
     return await ffmpegTrack(session, input, label, signal);
   } catch (ffErr) {
@@ -213,13 +114,13 @@ async function ffmpegFallback(session: Session, input: string | Uint8Array, labe
 }
 
 /**
- * An audio file on disk, streamed: WAV is read in chunks (ts/audio-wav-stream.ts)
+ * An audio file on disk, streamed: WAV is read in chunks (ts/audio/wav-stream.ts)
  * and other formats are decoded by ffmpeg as they are read, both pushed to
  * the engine chunk by chunk, so a recording of any length fits in memory.
  * What the streaming reader cannot parse (and is small) takes the in-memory
  * path, with its errors and fallbacks.
  */
-async function trackFromFile(session: Session, path: string, signal: AbortSignal | undefined): Promise<AudioTrack> {
+async function trackFromFile(session: SessionCore, path: string, signal: AbortSignal | undefined): Promise<AudioTrack> {
   const readError = (err: unknown): InputAudioError =>
     new InputAudioError(`Cannot read the audio file ${path}: ${(err as Error).message}`, { cause: err });
   const inMemory = async (): Promise<AudioTrack> => {
@@ -284,9 +185,9 @@ async function trackFromFile(session: Session, path: string, signal: AbortSignal
 }
 
 /** @internal Implementation of Session.prepareAudio. */
-export async function prepareAudio(session: Session, input: AudioInput, options?: PrepareAudioOptions): Promise<AudioTrack> {
+export async function prepareAudio(session: SessionCore, input: AudioInput, options?: PrepareAudioOptions): Promise<AudioTrack> {
   session._assertOpen();
-  const signal = expectSignal(expectOptions(options).signal);
+  const signal = expectSignal(expectOptions(options, 'options', { fn: 'prepareAudio', keys: ['signal'] }).signal);
   throwIfAborted(signal);
   if (typeof input === 'string') return trackFromFile(session, input, signal);
   if (input instanceof Uint8Array) return trackFromBytes(session, input, 'buffer', undefined, signal);

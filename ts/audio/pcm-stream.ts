@@ -3,12 +3,12 @@
 // WAV (header parsed incrementally; a streamed WAV's placeholder sizes are
 // read to the end of the input), or raw little-endian PCM (f32le, s16le) at a
 // given rate. The sample conversion and down-mixing are the WAV decoder's
-// (ts/audio-decode.ts), so a WAV decodes here exactly as prepareAudio decodes
+// (ts/audio/wav.ts), so a WAV decodes here exactly as prepareAudio decodes
 // the same file.
-import { throwIfAborted } from './abort.js';
-import { convertWavFrames, describeStart, wavSampleFormat, type FmtChunk, type WavSampleFormat } from './audio-decode.js';
-import { InputAudioError, InvalidArgumentError } from './errors.js';
-import { describe, isPlainObject } from './validate.js';
+import { throwIfAborted } from '../abort.js';
+import { InputAudioError, InvalidArgumentError } from '../errors.js';
+import { describe, isPlainObject } from '../validate.js';
+import { convertWavFrames, describeStart, wavSampleFormat, type FmtChunk, type WavSampleFormat } from './wav.js';
 
 /** 'wav': a WAV stream (any rate/channels/sample format prepareAudio reads); 'f32le' / 's16le': raw PCM, needs sampleRate. */
 export type PcmFormat = 'wav' | 'f32le' | 's16le';

@@ -1,7 +1,8 @@
 // Camera poses (DESIGN §2): 4x4 cam2world matrices in OpenCV axes (x right,
 // y down, z forward), EG3D convention: world y is up, the head sits in
 // [-0.5, 0.5]^3, cameras sit on a sphere of radius 2.7 around the origin and
-// look at (0, 0, 0.2).
+// look at (0, 0, 0.2). The source pose estimated from a photo's landmarks is
+// in ts/face/head-pose.ts.
 import { InvalidArgumentError } from './errors.js';
 import { describe } from './validate.js';
 

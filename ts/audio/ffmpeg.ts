@@ -13,8 +13,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { abortError, throwIfAborted } from './abort.js';
-import { InputAudioError } from './errors.js';
+import { abortError, throwIfAborted } from '../abort.js';
+import { InputAudioError } from '../errors.js';
 
 export interface FfmpegInfo {
   path: string;

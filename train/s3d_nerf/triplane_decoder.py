@@ -1,4 +1,4 @@
-"""Tri-plane decoder (DESIGN §3.3, as EG3D's OSGDecoder)."""
+"""Tri-plane decoder (DESIGN §3.3, as EG3D's OSGDecoder). C++: cpp/model/triplane_decoder.h."""
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,6 @@
 """Volume rendering with midpoint quadrature (paper Eq. 5, as EG3D's ray marcher)
-and importance resampling of the coarse samples (DESIGN §3.3)."""
+and importance resampling of the coarse samples (DESIGN §3.3). C++: cpp/model/volume_render.h;
+the per-ray caller is nerf_renderer.py."""
 from __future__ import annotations
 
 import torch

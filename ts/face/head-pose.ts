@@ -3,7 +3,8 @@
 // camera, focal 4.2647 * size, principal point size/2; rotation + translation,
 // robust soft-L1 loss with scale 2 px, Levenberg-Marquardt from the frontal
 // camera); only the rotation is kept and the camera put on the radius-2.7
-// sphere looking at the origin. Result: cam2world 4x4, row-major, EG3D/OpenCV axes.
+// sphere looking at the origin. Result: cam2world 4x4, row-major, EG3D/OpenCV axes
+// (the camera-pose API, frontalPose, poseFromAngles, ..., is ts/camera.ts).
 import { faceTemplate } from './template.js';
 
 type Vec6 = [number, number, number, number, number, number];

@@ -1,4 +1,5 @@
-"""U-Net-like deformation MLP (paper Eq. 4; DESIGN §3.2)."""
+"""Deformation field: the U-Net-like deformation MLP (paper Eq. 4; DESIGN §3.2).
+C++: cpp/model/deformation_field.h (DeformationField)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig
-from .encoder import sample_map
+from .triplane import sample_map
 
 
 def positional_encoding(x: torch.Tensor, freqs: int) -> torch.Tensor:

@@ -1,13 +1,13 @@
 // WAV files read from disk in chunks: the RIFF/RIFX/RF64 header is parsed here
 // (chunk by chunk, with positional reads, so the sample data is never loaded
 // whole), then the sample data is read 1 MiB at a time, converted and
-// down-mixed by the same code as the in-memory decoder (ts/audio-decode.ts)
+// down-mixed by the same code as the in-memory decoder (ts/audio/wav.ts)
 // and handed to a sink (the engine's streaming front end).
 import type { FileHandle } from 'node:fs/promises';
-import { throwIfAborted } from './abort.js';
-import { convertWavFrames, wavFrameCount, wavSampleFormat, type FmtChunk, type WavSampleFormat } from './audio-decode.js';
-import type { SampleSink } from './audio-ffmpeg.js';
-import { InputAudioError } from './errors.js';
+import { throwIfAborted } from '../abort.js';
+import { InputAudioError } from '../errors.js';
+import type { SampleSink } from './ffmpeg.js';
+import { convertWavFrames, wavFrameCount, wavSampleFormat, type FmtChunk, type WavSampleFormat } from './wav.js';
 
 /** Bytes of sample data read per chunk (rounded down to whole frames). */
 export const WAV_CHUNK_BYTES = 1 << 20;

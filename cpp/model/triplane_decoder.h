@@ -1,5 +1,5 @@
 // Tri-plane decoder (DESIGN §3.3, EG3D's OSGDecoder; mirrors
-// train/s3d_nerf/decoder.py). Weights "decoder.*".
+// train/s3d_nerf/triplane_decoder.py). Weights "decoder.*".
 // fc1 4C -> hidden + softplus, fc2 hidden -> 1 + F; sigma_raw = out[0],
 // feat = sigmoid(out[1:]) * (1 + 2e-3) - 1e-3.
 #pragma once

@@ -1,11 +1,12 @@
-// U-Net-like deformation MLP (paper Eq. 4, DESIGN §3.2; mirrors
-// train/s3d_nerf/deform.py). Weights "deform.*".
+// Deformation field: the U-Net-like deformation MLP (paper Eq. 4, DESIGN §3.2;
+// mirrors DeformationField in train/s3d_nerf/deformation_field.py). Weights "deform.*".
 //
 // Input row per point: [gamma(x_s) (pe_dim) | F_cm(2 x, 2 y) (cm) | code (A)].
 // The code is the same for every point of a frame, so its part of e1 is
 // folded into e1's bias once per frame (fold_code) and e1 runs with
 // K = pe_dim + cm only. Layers: e1 in->h0, e2 h0->h1, e3 h1->h2, d1 h2->h1,
-// d2 [d1, e2] -> h0, d3 [d2, e1] -> 3, ReLU except on d3.
+// d2 [d1, e2] -> h0, d3 [d2, e1] -> 3, ReLU except on d3. gamma(x) is
+// kernels/posenc.h, the F_cm sample kernels/bilinear.h.
 #pragma once
 #include <cstddef>
 
@@ -17,9 +18,9 @@ namespace s3d {
 
 class Weights;
 
-class DeformMlp {
+class DeformationField {
  public:
-  DeformMlp(const Weights& w, const ModelConfig& cfg);
+  DeformationField(const Weights& w, const ModelConfig& cfg);
 
   int pe_dim() const { return pe_dim_; }
   int cm_channels() const { return cm_; }
@@ -54,17 +55,5 @@ class DeformMlp {
   Tensor b2_, b3_, bd1_, bd2_, bd3_;
   std::vector<float> zeros_;
 };
-
-// gamma(x) = [x, sin(2^0 pi x), cos(2^0 pi x), ..., sin(2^(L-1) pi x), cos(..)]
-// for n points (stride xs_stride) into columns [0, 3 + 6 freqs) of the rows
-// of `out` (stride ldo). `tmp` holds pe_scratch_floats(n, freqs) floats.
-// a = x * float(pi 2^k) as torch rounds the Python scalar; sin/cos by sincos_n
-// (within ~1e-7 of libm; the double-angle recurrence would drift).
-size_t pe_scratch_floats(int n, int freqs);
-void positional_encoding(int n, const float* xs, int xs_stride, int freqs, float* out, int ldo, float* tmp);
-
-// sin and cos of n floats (|a| up to ~1e4 keeps ~1 ulp): Cody-Waite reduction
-// by pi/2 and minimax polynomials; vectorised with kernel_isa().
-void sincos_n(int64_t n, const float* a, float* s, float* c);
 
 }  // namespace s3d

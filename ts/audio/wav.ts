@@ -4,10 +4,10 @@
 // sample bytes are converted here because wavefile leaves integers
 // unnormalised and reads WAVE_FORMAT_EXTENSIBLE float data as integers.
 // The conversion works chunk by chunk (convertWavFrames) so that WAV files
-// read from disk can be streamed (ts/audio-wav-stream.ts).
+// read from disk can be streamed (ts/audio/wav-stream.ts).
 import wavefile from 'wavefile';
 
-import { InputAudioError } from './errors.js';
+import { InputAudioError } from '../errors.js';
 
 export interface DecodedAudio {
   /** Mono samples (channels averaged), nominally in [-1, 1]. */
@@ -102,7 +102,7 @@ export interface WavSampleFormat {
 
 /**
  * Validates a 'fmt ' chunk (as wavefile parses it, or as the streaming reader
- * in ts/audio-wav-stream.ts does). Throws InputAudioError for what cannot be decoded.
+ * in ts/audio/wav-stream.ts does). Throws InputAudioError for what cannot be decoded.
  */
 export function wavSampleFormat(fmt: FmtChunk, bigEndian: boolean): WavSampleFormat {
   let format = fmt.audioFormat;

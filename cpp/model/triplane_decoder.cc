@@ -1,4 +1,4 @@
-#include "model/decoder_mlp.h"
+#include "model/triplane_decoder.h"
 
 #include <cstring>
 
