@@ -14,6 +14,21 @@ from torch.utils.data import DataLoader, DistributedSampler
 from .distributed import Dist
 
 
+def heldout_dataset(spec: str, cfg, holdout: List[str]):
+    """Every 5-frame window (train and val split) of the clips whose names contain one of
+    the holdout substrings: validation on people a model never saw."""
+    import json
+
+    from torch.utils.data import ConcatDataset
+
+    from s3d_nerf.dataset import TalkingClipDataset
+    with open(spec) as f:
+        names = [c["name"] for c in json.load(f)["clips"] if any(h in c["name"] for h in holdout)]
+    if not names:
+        raise SystemExit(f"--holdout {','.join(holdout)}: no clip in {spec} matches")
+    return ConcatDataset([TalkingClipDataset(spec, cfg, split, clips=names) for split in ("train", "val")])
+
+
 def make_dataset(spec: str, cfg, split: str, synthetic_size: int, exclude: Optional[List[str]] = None):
     """--data "synthetic" (SyntheticTalkingDataset) or a manifest path (TalkingClipDataset)."""
     if spec == "synthetic":

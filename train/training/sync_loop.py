@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from s3d_nerf.config import CONFIGS
 from s3d_nerf.sync_net import SyncNet, cosine, default_crop, sync_batch_loss
 
-from .data import make_dataset, make_loader, to_device
+from .data import heldout_dataset, make_dataset, make_loader, to_device
 from .distributed import Dist
 from .run_log import CsvLog
 
@@ -49,8 +49,15 @@ def train_sync(args) -> Dict:
     net = SyncNet(cfg.audio.n_mels, default_crop(cfg.image_size), width=args.sync_width, embed=args.sync_embed).to(device)
     d.broadcast_module(net)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    ds = make_dataset(args.data, cfg, "train", args.synthetic_size)
-    val = make_dataset(args.data, cfg, "val", args.synthetic_size)
+    # The held-out identities (--holdout) are never trained on, here as in the generator
+    # stages; with real data they are the validation: every frame of their clips, i.e.
+    # accuracy on people the SyncNet never saw.
+    holdout = [h for h in args.holdout.split(",") if h] if args.data != "synthetic" else []
+    ds = make_dataset(args.data, cfg, "train", args.synthetic_size, exclude=holdout)
+    val = heldout_dataset(args.data, cfg, holdout) if holdout else make_dataset(args.data, cfg, "val", args.synthetic_size)
+    if d.main:
+        print(f"SyncNet: training on {len(ds)} windows; validating on {len(val)} windows"
+              + (f" of the held-out {', '.join(holdout)}" if holdout else " (val split)"), flush=True)
     loader = make_loader(ds, args, d, 0)
     val_loader = DataLoader(val, batch_size=args.batch, shuffle=False, num_workers=args.workers)
     if d.main and args.out:
