@@ -2,12 +2,7 @@
 
 #include <cstdint>
 
-#if defined(__x86_64__) || defined(_M_X64)
-// GCC 12 flags its own _mm512_undefined_*() inside the intrinsics headers.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#define S3D_X86 1
-#endif
+#include "kernels/x86_intrinsics.h"
 
 #include "kernels/bilinear.h"
 #include "kernels/isa.h"
