@@ -54,11 +54,12 @@ describe('parity with the PyTorch reference (tiny model)', () => {
   }
 });
 
-// The SR source branch sees mid-grey for the inner face below sr_hide_below * H
-// (hide_mouth in train/s3d_nerf/super_resolution.py). The super_resolution_source
-// fixture must only be matched with the hole cut, and a model file exported before
-// the field existed must cut none.
-describe('the SR source mouth hole (config.sr_hide_below)', () => {
+// The SR source branch sees mid-grey for the inner face inside the sr_hole box, ramped
+// over sr_hole_feather at its edges (hide_mouth in train/s3d_nerf/super_resolution.py).
+// The super_resolution_source fixture must only be matched with the hole cut; a model
+// file exported before the hole existed must cut none, and one with the older
+// sr_hide_below = b must cut every masked row below b.
+describe('the SR source mouth hole (config.sr_hole)', () => {
   const stage = stages.find((s) => s.name === 'super_resolution_source');
   let session;
   before(async () => {
@@ -71,16 +72,51 @@ describe('the SR source mouth hole (config.sr_hide_below)', () => {
     const m = fixtures.tensors.get('super_resolution_source/in/mask');
     return { shape: m.shape, data: new Float32Array(m.data.length) };
   };
+  // Written from the documented rule, independently of both implementations: weight
+  // w(y) * w(x), each a ramp of width f centred on the box edge (hard, edge included, at f = 0).
+  const holeWeights = (size, [x0, y0, x1, y1], f) => {
+    const ramp = (c, lo, hi) => {
+      const d = Math.min(c - lo, hi - c);
+      return f > 0 ? Math.min(1, Math.max(0, d / f + 0.5)) : d >= 0 ? 1 : 0;
+    };
+    const w = new Float64Array(size * size);
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) w[y * size + x] = ramp((y + 0.5) / size, y0, y1) * ramp((x + 0.5) / size, x0, x1);
+    return w;
+  };
+  // seen = image * (1 - mask * w) + 0.5 * mask * w, (3, H, W) like the fixture.
+  const expectedSeen = (image, mask, w) => {
+    const n = mask.data.length;
+    const out = new Float32Array(3 * n);
+    for (let k = 0; k < 3; k++)
+      for (let p = 0; p < n; p++) {
+        const h = mask.data[p] * w[p];
+        out[k * n + p] = image.data[k * n + p] * (1 - h) + 0.5 * h;
+      }
+    return out;
+  };
 
-  test('the fixture cuts a hole: masked and kept pixels below the cut', () => {
-    const below = session.config.sr_hide_below;
-    assert.ok(Math.abs(below - 0.58) < 1e-6, `tiny config sr_hide_below ${below}`);
+  test('the fixture cuts a feathered hole: hidden, ramped and kept pixels inside the box', () => {
+    assert.deepEqual(session.config.sr_hole.map((v) => Math.round(v * 1e6) / 1e6), [0.25, 0.5, 0.75, 0.9]);
+    assert.ok(Math.abs(session.config.sr_hole_feather - 0.1) < 1e-6);
     const m = fixtures.tensors.get('super_resolution_source/in/mask');
-    const [h, w] = m.shape;
-    let hidden = 0, kept = 0;
-    for (let y = 0; y < h; y++)
-      if ((y + 0.5) / h >= below) for (let x = 0; x < w; x++) m.data[y * w + x] ? hidden++ : kept++;
-    assert.ok(hidden > 0 && kept > 0, `below the cut: ${hidden} hidden, ${kept} kept`);
+    const w = holeWeights(m.shape[0], session.config.sr_hole, session.config.sr_hole_feather);
+    let hidden = 0, ramped = 0, kept = 0;
+    for (let p = 0; p < w.length; p++) {
+      if (w[p] === 0) continue;
+      if (!m.data[p]) kept++;
+      else if (w[p] === 1) hidden++;
+      else ramped++;
+    }
+    assert.ok(hidden > 0 && ramped > 0 && kept > 0, `inside the box: ${hidden} hidden, ${ramped} ramped, ${kept} kept`);
+  });
+
+  test('the fixture\'s seen is the documented rule applied to its image and mask', () => {
+    const m = fixtures.tensors.get('super_resolution_source/in/mask');
+    const image = fixtures.tensors.get('super_resolution_source/in/image');
+    const w = holeWeights(m.shape[0], session.config.sr_hole, session.config.sr_hole_feather);
+    const err = relativeError(expectedSeen(image, m, w), fixtures.tensors.get('super_resolution_source/out/seen').data);
+    assert.ok(err <= 1e-6, `seen vs the rule: relative error ${err}`);
   });
 
   test('without the hole the super_resolution_source outputs miss the fixture', async () => {
@@ -97,15 +133,46 @@ describe('the SR source mouth hole (config.sr_hide_below)', () => {
     await assert.rejects(runStage(session, 'super_resolution_source', noMask), /mask/);
   });
 
-  test('a model file without sr_hide_below cuts no hole', async () => {
+  // The tiny model with its config edited: the same weights, another hole rule.
+  const withConfig = async (edit) => {
     const model = readSafetensors(requireFixture(tinyModel));
     const cfg = JSON.parse(model.metadata.config);
-    delete cfg.sr_hide_below;
-    const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'old-config.safetensors');
+    edit(cfg);
+    const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'edited-config.safetensors');
     writeSafetensors(path, model.tensors, { ...model.metadata, config: JSON.stringify(cfg) });
-    const old = await createSession({ model: path, threads: 2 });
+    return createSession({ model: path, threads: 2 });
+  };
+
+  test('a model file with the older sr_hide_below cuts every masked row below it', async () => {
+    const old = await withConfig((cfg) => {
+      delete cfg.sr_hole;
+      delete cfg.sr_hole_feather;
+      cfg.sr_hide_below = 0.58;
+    });
     try {
-      assert.equal(old.config.sr_hide_below, 0);
+      assert.deepEqual(old.config.sr_hole.map((v) => Math.round(v * 1e6) / 1e6), [0, 0.58, 1, 1]);
+      assert.equal(old.config.sr_hole_feather, 0);
+      const got = await runStage(old, 'super_resolution_source', stageInputs(stage));
+      const m = fixtures.tensors.get('super_resolution_source/in/mask');
+      const want = expectedSeen(fixtures.tensors.get('super_resolution_source/in/image'), m,
+        holeWeights(m.shape[0], [0, 0.58, 1, 1], 0));
+      const err = relativeError(got.seen.data, want);
+      assert.ok(err <= 1e-6, `seen vs rows >= 0.58: relative error ${err}`);
+      const box = relativeError(got.seen.data, fixtures.tensors.get('super_resolution_source/out/seen').data);
+      assert.ok(box > 100 * TOLERANCE, `the row cut matches the box hole (${box})`);
+    } finally {
+      await old.dispose();
+    }
+  });
+
+  test('a model file without sr_hole or sr_hide_below cuts no hole', async () => {
+    const old = await withConfig((cfg) => {
+      delete cfg.sr_hole;
+      delete cfg.sr_hole_feather;
+      delete cfg.sr_hide_below;
+    });
+    try {
+      assert.deepEqual(old.config.sr_hole, []);
       const got = await runStage(old, 'super_resolution_source', stageInputs(stage));  // the fixture's mask, ignored
       const ref = await runStage(session, 'super_resolution_source', withMask(zeroMask()));
       for (const name of stage.outputs) assert.ok(relativeError(got[name].data, ref[name].data) <= 1e-7, name);
@@ -164,16 +231,56 @@ describe('the SR source gate (config.sr_source_gate)', () => {
     assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores seen (${err})`);
   });
 
-  test('g = 1 gives seen', async () => {
-    const { rgb } = await srWith(writeModel(pinGate(40)));
+  const keep = fixtures.tensors.get('super_resolution/in/keep');
+  const ones = () => ({ shape: keep.shape, data: new Float32Array(keep.data.length).fill(1) });
+
+  test('without sr_gate_keep, g = 1 gives seen', async () => {
+    const { rgb, config } = await srWith(writeModel((tensors, cfg) => {
+      pinGate(40)(tensors);
+      cfg.sr_gate_keep = false;
+    }));
+    assert.equal(config.sr_gate_keep, false);
     const err = relativeError(rgb.data, seen.data);
     assert.ok(err <= 1e-6, `rgb vs seen ${err}`);
+  });
+
+  test('with sr_gate_keep, g = 1 gives keep * seen + (1 - keep) * the g = 0 image', async () => {
+    const { rgb, config } = await srWith(writeModel(pinGate(40)));
+    assert.equal(config.sr_gate_keep, true);
+    const { rgb: gen } = await srWith(writeModel(pinGate(-40)));
+    const n = keep.data.length;
+    const want = Float32Array.from(rgb.data, (_, i) => {
+      const k = keep.data[i % n];
+      return k * seen.data[i] + (1 - k) * gen.data[i];
+    });
+    const err = relativeError(rgb.data, want);
+    assert.ok(err <= 1e-6, `rgb vs keep-blend ${err}`);
+    let hidden = 0;
+    for (const k of keep.data) if (k < 0.5) hidden++;
+    assert.ok(hidden > 0, 'the fixture keep map hides no pixel');
+  });
+
+  test('super_resolution reads keep (and requires it)', async () => {
+    const { rgb } = await srWith(requireFixture(tinyModel), { ...stageInputs(stage), keep: ones() });
+    const err = relativeError(rgb.data, fixtures.tensors.get('super_resolution/out/rgb').data);
+    console.log(`# super_resolution/rgb with keep = 1: relative error ${err.toExponential(3)}`);
+    assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores keep (${err})`);
+    const { keep: _keep, ...noKeep } = stageInputs(stage);
+    await assert.rejects(srWith(requireFixture(tinyModel), noKeep), /keep/);
+  });
+
+  test('a model file with sr_gate_keep but no gate is refused', async () => {
+    const path = writeModel((tensors, cfg) => {
+      cfg.sr_source_gate = false;
+    });
+    await assert.rejects(createSession({ model: path, threads: 2 }), /sr_gate_keep/);
   });
 
   test('g = 0 gives the output of the same model without the gate', async () => {
     const { rgb } = await srWith(writeModel(pinGate(-40)));
     const old = writeModel((tensors, cfg) => {
       delete cfg.sr_source_gate;  // older files: no key, 3-row out_rgb
+      delete cfg.sr_gate_keep;
       const w = tensors.get('sr.out_rgb.weight');
       const b = tensors.get('sr.out_rgb.bias');
       const o = w.shape[1];

@@ -35,7 +35,7 @@ from s3d_nerf.camera import frontal_pose  # noqa: E402
 from s3d_nerf.config import ModelConfig, tiny  # noqa: E402
 from s3d_nerf.export import export  # noqa: E402
 from s3d_nerf.model import S3DNeRF  # noqa: E402
-from s3d_nerf.super_resolution import hide_mouth  # noqa: E402
+from s3d_nerf.super_resolution import hide_mouth, hole_weight, mouth_hole  # noqa: E402
 from s3d_nerf.triplane import sample_triplanes  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -78,10 +78,13 @@ def realistic() -> ModelConfig:
     engine has special paths: C = 32 plane channels (the AVX-512 tri-plane taps), a
     36-channel coarse image, 32 + 24 samples (a 7-ray block of 224 coarse points is two
     MLP chunks of 168, the second ragged; s3d-64's 24 + 24 fill exactly one), and a 16 x 16
-    ray grid (the last 7-ray block is ragged)."""
+    ray grid (the last 7-ray block is ragged). Its mouth hole is the first models' hard row
+    cut (box [0, 0.58, 1, 1], no feather) and its gate ignores the hole (sr_gate_keep off),
+    as in the first trained models; tiny's is a feathered box with the hole-aware gate."""
     return dataclasses.replace(
         tiny(), name="realistic", enc_channels=[8, 16, 24, 96], plane_channels=32, feat_channels=32,
-        n_coarse=32, n_importance=24, sr_source_channels=[8, 16]).validate()
+        n_coarse=32, n_importance=24, sr_source_channels=[8, 16], sr_hole=[0.0, 0.58, 1.0, 1.0],
+        sr_hole_feather=0.0, sr_gate_keep=False).validate()
 
 
 def build_realistic(out_dir: str) -> None:
@@ -117,6 +120,7 @@ def build_realistic(out_dir: str) -> None:
         add("nerf_renderer", dict(planes, cm=cm[0], code=code[0], pose_src=pose_src, pose_tar=pose_tar),
             {"coarse": out.coarse[0]})
 
+        assert not cfg.sr_gate_keep  # else super_resolution would need ident.src_keep as an input
         _, rgb = model.sr(out.coarse, ident.src_full, ident.src_half, ident.src_image)
         add("super_resolution", {"coarse": out.coarse[0], "full": ident.src_full[0], "half": ident.src_half[0],
                    "seen": ident.src_image[0]}, {"rgb": rgb[0]})
@@ -199,17 +203,21 @@ def build_tiny(out_dir: str) -> None:
             {"coarse": out.coarse[0]})
 
         # A hard, random (so non-symmetric) inner-face mask for the SR source's mouth hole;
-        # both the hidden and the kept pixels must occur below the cut for it to be exercised.
+        # hidden, ramped (feathered edge) and kept pixels must all occur inside the box.
         sr_mask = (rnd(H, H) < 0.6).float()
-        below = (torch.arange(H) + 0.5) / H >= cfg.sr_hide_below                  # (H,) rows in the hole band
-        assert cfg.sr_hide_below > 0 and 0 < sr_mask[below].mean() < 1
-        seen = hide_mouth(image[None], sr_mask[None, None], cfg.sr_hide_below)
+        w = hole_weight(H, cfg.sr_hole, cfg.sr_hole_feather)                      # (H,W)
+        assert cfg.sr_hole and 0 < sr_mask[w > 0].mean() < 1
+        assert bool(((w > 0) & (w < 1) & (sr_mask > 0)).any()) and bool(((w == 1) & (sr_mask > 0)).any())
+        hole = mouth_hole(sr_mask[None, None], cfg.sr_hole, cfg.sr_hole_feather)  # (1,1,H,W)
+        seen, keep = hide_mouth(image[None], hole), 1 - hole
         full, half = model.sr_source(seen)
-        add("super_resolution_source", {"image": image, "mask": sr_mask}, {"full": full[0], "half": half[0], "seen": seen[0]})
+        add("super_resolution_source", {"image": image, "mask": sr_mask},
+            {"full": full[0], "half": half[0], "seen": seen[0], "keep": keep[0]})
 
-        assert cfg.sr_source_gate
-        _, rgb = model.sr(out.coarse, full, half, seen)
-        add("super_resolution", {"coarse": out.coarse[0], "full": full[0], "half": half[0], "seen": seen[0]}, {"rgb": rgb[0]})
+        assert cfg.sr_source_gate and cfg.sr_gate_keep
+        _, rgb = model.sr(out.coarse, full, half, seen, keep)
+        add("super_resolution", {"coarse": out.coarse[0], "full": full[0], "half": half[0], "seen": seen[0],
+                                 "keep": keep[0]}, {"rgb": rgb[0]})
 
         _, rgb_e2e, out_e2e = model.render(ident, mel[None], pose_tar[None])
         add("frame", {"image": image, "mask": mask, "pose_src": pose_src, "pose_tar": pose_tar, "mel": mel},

@@ -48,11 +48,13 @@ export interface ModelConfig {
   readonly sr_mid_channels: number;
   readonly sr_out_channels: number;
   /**
-   * Row fraction in [0, 1) from which the SR source branch sees mid-grey instead of the
-   * inner face (the mouth must come through the NeRF); 0 = off. The engine fills in 0
-   * for model files exported before the field existed.
+   * Box `[x0, y0, x1, y1]` (fractions of the aligned crop) inside which the SR source
+   * branch sees mid-grey instead of the inner face, so the mouth must come through the
+   * NeRF; `[]` = no hole. Its edges ramp linearly over `sr_hole_feather`. The engine
+   * reads older model files' `sr_hide_below` = b as `[0, b, 1, 1]` with no feather.
    */
-  readonly sr_hide_below: number;
+  readonly sr_hole: readonly number[];
+  readonly sr_hole_feather: number;
   /**
    * Whether the SR blends its output with the source per pixel: image = g * seen +
    * (1 - g) * generated, where seen is the source photo as the SR branch sees it (mouth
@@ -60,6 +62,11 @@ export interface ModelConfig {
    * model files: false.
    */
   readonly sr_source_gate: boolean;
+  /**
+   * Whether the gate is multiplied by keep = 1 - the mouth-hole weight, so pixels hidden
+   * from the SR source are generated only. Needs `sr_source_gate`. Older model files: false.
+   */
+  readonly sr_gate_keep: boolean;
   /**
    * Half-size e of the tri-plane box [-e, e]^3, and whether plane y points down: a point
    * p samples the planes and the F_cm map at p / e (y negated when `plane_y_down`), so

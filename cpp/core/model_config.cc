@@ -42,6 +42,12 @@ JsonValue ints(const std::vector<int>& v) {
   return a;
 }
 
+JsonValue floats(const std::vector<float>& v) {
+  JsonValue a = JsonValue::array();
+  for (float x : v) a.push_back(json_float(x));
+  return a;
+}
+
 AudioFrontEnd parse_audio(const JsonValue& o, const std::string& path) {
   AudioFrontEnd a;
   a.kind = get_string(o, "kind", path);
@@ -105,13 +111,34 @@ ModelConfig parse_model_config(const std::string& json) {
   c.sr_source_channels = pos_ints(root, "sr_source_channels", P, 2);
   c.sr_mid_channels = pos_int(root, "sr_mid_channels", P);
   c.sr_out_channels = pos_int(root, "sr_out_channels", P);
-  // Optional: models exported before the mouth hole existed lack it (and must not get one).
-  c.sr_hide_below = 0.f;
-  if (const JsonValue* v = root.find("sr_hide_below")) {
+  // Mouth hole: sr_hole + sr_hole_feather, or the older sr_hide_below (every inner-face
+  // row below it), or neither (models exported before the hole existed: no hole).
+  c.sr_hole_feather = 0.f;
+  c.sr_hole.clear();
+  if (const JsonValue* v = root.find("sr_hole")) {
+    bool ok = v->is_array() && (v->items().size() == 0 || v->items().size() == 4);
+    for (size_t i = 0; ok && i < v->items().size(); ++i) ok = v->items()[i].is_number();
+    if (ok && v->items().size() == 4) {
+      const std::vector<JsonValue>& b = v->items();
+      const double x0 = b[0].as_number(), y0 = b[1].as_number(), x1 = b[2].as_number(), y1 = b[3].as_number();
+      ok = 0 <= x0 && x0 < x1 && x1 <= 1 && 0 <= y0 && y0 < y1 && y1 <= 1;
+      if (ok) c.sr_hole = {static_cast<float>(x0), static_cast<float>(y0), static_cast<float>(x1),
+                           static_cast<float>(y1)};
+    }
+    if (!ok)
+      config_error("Expected [] or [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 for "
+                   "config.sr_hole but received " + json_preview(*v));
+    const JsonValue* f = root.find("sr_hole_feather");
+    const double d = f && f->is_number() ? f->as_number() : -1;
+    if (!(d >= 0 && d < 1))
+      config_error("Expected a number in [0, 1) for config.sr_hole_feather but received " +
+                   (f ? json_preview(*f) : std::string("nothing")));
+    c.sr_hole_feather = static_cast<float>(d);
+  } else if (const JsonValue* v = root.find("sr_hide_below")) {
     const double d = v->is_number() ? v->as_number() : -1;
     if (!(d >= 0 && d < 1))
       config_error("Expected a number in [0, 1) for config.sr_hide_below but received " + json_preview(*v));
-    c.sr_hide_below = static_cast<float>(d);
+    if (d > 0) c.sr_hole = {0.f, static_cast<float>(d), 1.f, 1.f};
   }
   c.sr_source_gate = false;
   if (const JsonValue* v = root.find("sr_source_gate")) {
@@ -119,6 +146,14 @@ ModelConfig parse_model_config(const std::string& json) {
       config_error("Expected true or false for config.sr_source_gate but received " + json_preview(*v));
     c.sr_source_gate = v->as_bool();
   }
+  c.sr_gate_keep = false;
+  if (const JsonValue* v = root.find("sr_gate_keep")) {
+    if (!v->is_bool())
+      config_error("Expected true or false for config.sr_gate_keep but received " + json_preview(*v));
+    c.sr_gate_keep = v->as_bool();
+  }
+  if (c.sr_gate_keep && !c.sr_source_gate)
+    config_error("config.sr_gate_keep is true but config.sr_source_gate is not: the keep map multiplies the gate");
   c.plane_extent = 0.5f;
   if (const JsonValue* v = root.find("plane_extent")) {
     const double d = v->is_number() ? v->as_number() : -1;
@@ -202,8 +237,10 @@ std::string model_config_to_json(const ModelConfig& c) {
   o.set("sr_source_channels", ints(c.sr_source_channels));
   o.set("sr_mid_channels", JsonValue::number(c.sr_mid_channels));
   o.set("sr_out_channels", JsonValue::number(c.sr_out_channels));
-  o.set("sr_hide_below", json_float(c.sr_hide_below));
+  o.set("sr_hole", floats(c.sr_hole));
+  o.set("sr_hole_feather", json_float(c.sr_hole_feather));
   o.set("sr_source_gate", JsonValue::boolean(c.sr_source_gate));
+  o.set("sr_gate_keep", JsonValue::boolean(c.sr_gate_keep));
   o.set("plane_extent", json_float(c.plane_extent));
   o.set("plane_y_down", JsonValue::boolean(c.plane_y_down));
   o.set("audio", std::move(a));

@@ -54,14 +54,22 @@ struct ModelConfig {
   std::vector<int> sr_source_channels = {32, 64};  // @image, @image/2
   int sr_mid_channels = 128;                       // @image/2
   int sr_out_channels = 64;                        // @image
-  // The SR source branch sees mid-grey instead of the inner face at rows
-  // >= sr_hide_below * image_size, so the mouth must come through the NeRF.
-  // In [0, 1); 0 = off. Absent from older model files: parsed as 0 there.
-  float sr_hide_below = 0.58f;
+  // The SR source branch sees mid-grey over the inner face inside the box
+  // sr_hole = {x0, y0, x1, y1} (fractions of image_size; empty = no hole), ramped
+  // linearly over sr_hole_feather at its edges, so the mouth must come through the
+  // NeRF (hide_mouth in super_resolution.py). Model files from before the box carry
+  // sr_hide_below = b instead, read as {0, b, 1, 1} with no feather (b = 0 or neither
+  // key: no hole).
+  std::vector<float> sr_hole = {0.31f, 0.53f, 0.69f, 0.86f};
+  float sr_hole_feather = 0.04f;
   // The SR's last 1x1 conv has a 4th output, a gate logit; the image is
   // g * seen + (1 - g) * generated, seen = the source as the SR branch sees it
   // (mouth hidden). Absent from older model files: parsed as false there.
   bool sr_source_gate = true;
+  // The gate is multiplied by keep = 1 - the mouth hole weight, so hidden pixels are
+  // generated only (sr_gate_keep in config.py says why). Needs sr_source_gate.
+  // Absent from older model files: parsed as false there.
+  bool sr_gate_keep = true;
   // Tri-plane box [-e, e]^3 and orientation (config.py explains the choice): a point p
   // samples the planes and the F_cm map at q = p * plane_scale(). Absent from older
   // model files, which mean e = 0.5, y up (q = 2p): parsed so there.

@@ -70,7 +70,8 @@ struct Engine::Impl {
     st->query = net->cross_attention->query(*pool, f_agg);
     t.aggregate_ms = ms_since(t1);
     auto t2 = Clock::now();
-    net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half, st->sr_seen);  // same mask: it cuts the mouth hole
+    // same mask: it cuts the mouth hole
+    net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half, st->sr_seen, st->sr_keep);
     t.sr_source_ms = ms_since(t2);
     st->planes = planes_from_hwc(feats, net->cfg.plane_channels, net->cfg.plane_scale());
     st->pose_src = pose;
@@ -96,7 +97,7 @@ struct Engine::Impl {
     Tensor coarse = net->renderer->render(*pool, id.planes, cm, code.data, id.pose_src, pose_tar);
     t.nerf_ms = ms_since(t2);
     auto t3 = Clock::now();
-    Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half, id.sr_seen);
+    Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half, id.sr_seen, id.sr_keep);
     t.sr_ms = ms_since(t3);
     t.total_ms = ms_since(t0);
     {

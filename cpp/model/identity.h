@@ -13,6 +13,7 @@ struct IdentityState {
   Tensor sr_full;  // SR source features (H, W, c0)
   Tensor sr_half;  // SR source features (H/2, W/2, c1)
   Tensor sr_seen;  // the source as the SR branch sees it (mouth hidden), (H, W, 3); the gate blends it in
+  Tensor sr_keep;  // 1 - the mouth hole weight, (H, W, 1); multiplies the gate (sr_gate_keep)
   Mat4 pose_src;
 };
 

@@ -36,17 +36,34 @@ SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg
 }
 
 void SuperResolution::source(ThreadPool& pool, const float* image, const float* mask, Tensor& full,
-                             Tensor& half, Tensor& seen) const {
+                             Tensor& half, Tensor& seen, Tensor& keep) const {
   const int H = cfg_.image_size, c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
-  const float slope = cfg_.lrelu_slope, below = cfg_.sr_hide_below;
+  const float slope = cfg_.lrelu_slope;
   if (seen.shape != Shape{H, H, 3} || !seen.defined()) seen = Tensor::empty({H, H, 3});
+  const bool with_keep = cfg_.sr_gate_keep;
+  if (with_keep && (keep.shape != Shape{H, H, 1} || !keep.defined())) keep = Tensor::empty({H, H, 1});
+  // Hole weights per row and per column (hole_weight in super_resolution.py, in float
+  // like the reference): the weight of pixel (y, x) is mask * (wy[y] * wx[x]).
+  std::vector<float> wy(H, 0.f), wx(H, 0.f);
+  if (!cfg_.sr_hole.empty()) {
+    const float x0 = cfg_.sr_hole[0], y0 = cfg_.sr_hole[1], x1 = cfg_.sr_hole[2], y1 = cfg_.sr_hole[3];
+    const float f = cfg_.sr_hole_feather;
+    auto ramp = [f](float c, float lo, float hi) {
+      const float d = std::min(c - lo, hi - c);  // signed distance inside
+      return f > 0.f ? std::clamp(d / f + 0.5f, 0.f, 1.f) : (d >= 0.f ? 1.f : 0.f);
+    };
+    for (int i = 0; i < H; ++i) {
+      const float c = (static_cast<float>(i) + 0.5f) / static_cast<float>(H);  // pixel centre
+      wy[i] = ramp(c, y0, y1);
+      wx[i] = ramp(c, x0, x1);
+    }
+  }
   Tensor x = Tensor::empty({H, H, 3});  // (H, W, 3) in [-1, 1]
   for (int y = 0; y < H; ++y) {
-    // Row centre as a fraction, in float like the reference: (y + 0.5) / H >= below.
-    const bool cut = below > 0.f && (static_cast<float>(y) + 0.5f) / static_cast<float>(H) >= below;
     for (int xx = 0; xx < H; ++xx) {
       const int64_t p = static_cast<int64_t>(y) * H + xx;
-      const float hole = cut ? mask[p] : 0.f;
+      const float hole = mask[p] * (wy[y] * wx[xx]);
+      if (with_keep) keep.data[p] = 1.f - hole;
       // image * (1 - hole) + 0.5 * hole in the reference's order; mid-grey is 0 after *2-1.
       for (int k = 0; k < 3; ++k) {
         seen.data[p * 3 + k] = image[p * 3 + k] * (1.f - hole) + 0.5f * hole;
@@ -94,7 +111,7 @@ void SuperResolution::release_scratch(std::unique_ptr<Scratch> s) const {
 }
 
 Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Tensor& full,
-                                const Tensor& half, const Tensor& seen) const {
+                                const Tensor& half, const Tensor& seen, const Tensor& keep) const {
   const int r = cfg_.render_size, hm = 2 * r, H = cfg_.image_size;
   const int cc = cfg_.coarse_channels(), c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
   const int m = cfg_.sr_mid_channels, o = cfg_.sr_out_channels;
@@ -103,6 +120,7 @@ Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Te
   check_shape(full, {H, H, c0}, "the SR source features (full)");
   check_shape(half, {hm, hm, c1}, "the SR source features (half)");
   if (cfg_.sr_source_gate) check_shape(seen, {H, H, 3}, "the SR source image (seen)");
+  if (cfg_.sr_gate_keep) check_shape(keep, {H, H, 1}, "the SR keep map (1 - mouth hole)");
   const int64_t nm = static_cast<int64_t>(hm) * hm, nf = static_cast<int64_t>(H) * H;
 
   std::unique_ptr<Scratch> sc = acquire_scratch();
@@ -148,10 +166,12 @@ Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Te
   plain.bias = out_rgb_.bias.data();
   gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, out, 4, plain);
   const float* src = seen.data;
+  const float* kp = cfg_.sr_gate_keep ? keep.data : nullptr;
   float* dst = rgb.data;
   pool.parallel_for(nf, 4096, [&](int64_t begin, int64_t end, int) {
     for (int64_t i = begin; i < end; ++i) {
-      const float g = 1.f / (1.f + std::exp(-kGateGain * out[i * 4 + 3]));
+      float g = 1.f / (1.f + std::exp(-kGateGain * out[i * 4 + 3]));
+      if (kp) g *= kp[i];
       for (int k = 0; k < 3; ++k) {
         const float gen = out[i * 4 + k] + dst[i * 3 + k];
         dst[i * 3 + k] = gen + g * (src[i * 3 + k] - gen);

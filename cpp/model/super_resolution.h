@@ -25,17 +25,18 @@ class SuperResolution {
 
   // Source branch, cached per identity: image_hwc (H, W, 3) in [0,1] and the
   // inner-face mask_hw (H, W) -> full (H, W, c0), half (H/2, W/2, c1), and seen
-  // (H, W, 3) in [0,1], the image as the branch sees it: the masked pixels at rows
-  // >= sr_hide_below * H are mid-grey (hide_mouth in super_resolution.py).
+  // (H, W, 3) in [0,1], the image as the branch sees it: the masked pixels inside the
+  // sr_hole box are mid-grey, feathered at its edges (hide_mouth in super_resolution.py),
+  // and keep (H, W, 1) = 1 - that hole weight (filled only with sr_gate_keep).
   // Tensors are (re)allocated when their shape differs.
   void source(ThreadPool& pool, const float* image_hwc, const float* mask_hw, Tensor& full, Tensor& half,
-              Tensor& seen) const;
+              Tensor& seen, Tensor& keep) const;
 
   // coarse_hwc (r, r, 3+F+1) = [rgb, feat, alpha] -> RGB (H, W, 3), H = 4r. With
   // sr_source_gate the output is g * seen + (1 - g) * generated per pixel (seen is
-  // not read otherwise). Thread-safe; intermediate buffers are reused across calls.
+  // not read otherwise); with sr_gate_keep, g is multiplied by keep first. Thread-safe; intermediate buffers are reused across calls.
   Tensor forward(ThreadPool& pool, const Tensor& coarse_hwc, const Tensor& full, const Tensor& half,
-                 const Tensor& seen) const;
+                 const Tensor& seen, const Tensor& keep) const;
 
   const ModelConfig& config() const { return cfg_; }
 

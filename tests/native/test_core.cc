@@ -522,17 +522,33 @@ static void test_model_config() {
   CHECK_EQ(c.audio.f_max, 7600.f);
   CHECK_EQ(c.audio.window_frames, 32);
   CHECK(js.find("\"lrelu_slope\":0.2,") != std::string::npos);
-  CHECK_EQ(c.sr_hide_below, 0.58f);
-  CHECK(js.find("\"sr_hide_below\":0.58,") != std::string::npos);
-  // Optional: a model exported before the field existed gets no mouth hole.
-  CHECK_EQ(parse_model_config(remove_key(js, "sr_hide_below")).sr_hide_below, 0.f);
-  CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0))).sr_hide_below, 0.f);
-  CHECK_EQ(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0.5))).sr_hide_below, 0.5f);
+  CHECK(c.sr_hole == std::vector<float>({0.31f, 0.53f, 0.69f, 0.86f}));
+  CHECK_EQ(c.sr_hole_feather, 0.04f);
+  CHECK(js.find("\"sr_hole\":[0.31,0.53,0.69,0.86],\"sr_hole_feather\":0.04,") != std::string::npos);
+  CHECK(js.find("sr_hide_below") == std::string::npos);
+  {
+    // Older files: sr_hide_below = b is the box {0, b, 1, 1} without feather; b = 0 or
+    // neither key is no hole; an empty sr_hole is no hole either.
+    const std::string legacy = remove_key(remove_key(js, "sr_hole"), "sr_hole_feather");
+    CHECK(parse_model_config(legacy).sr_hole.empty());
+    const std::string b58 = mutate(legacy, "sr_hide_below", JsonValue::number(0.58));
+    CHECK(parse_model_config(b58).sr_hole == std::vector<float>({0.f, 0.58f, 1.f, 1.f}));
+    CHECK_EQ(parse_model_config(b58).sr_hole_feather, 0.f);
+    CHECK(parse_model_config(mutate(legacy, "sr_hide_below", JsonValue::number(0))).sr_hole.empty());
+    CHECK(parse_model_config(mutate(js, "sr_hole", JsonValue::array())).sr_hole.empty());
+    // sr_hole wins over a stray sr_hide_below.
+    CHECK(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0.5))).sr_hole == c.sr_hole);
+  }
   // SR source gate: written, read back, absent = off (older files have a 3-row out_rgb).
   CHECK(c.sr_source_gate);
   CHECK(js.find("\"sr_source_gate\":true,") != std::string::npos);
-  CHECK(!parse_model_config(remove_key(js, "sr_source_gate")).sr_source_gate);
-  CHECK(!parse_model_config(mutate(js, "sr_source_gate", JsonValue::boolean(false))).sr_source_gate);
+  CHECK(!parse_model_config(remove_key(remove_key(js, "sr_source_gate"), "sr_gate_keep")).sr_source_gate);
+  CHECK(!parse_model_config(mutate(mutate(js, "sr_source_gate", JsonValue::boolean(false)), "sr_gate_keep",
+                                   JsonValue::boolean(false))).sr_source_gate);
+  // Hole-aware gate: written, read back, absent = off.
+  CHECK(c.sr_gate_keep);
+  CHECK(js.find("\"sr_source_gate\":true,\"sr_gate_keep\":true,") != std::string::npos);
+  CHECK(!parse_model_config(remove_key(js, "sr_gate_keep")).sr_gate_keep);
   // Tri-plane box: written, read back, and absent = the first design (e 0.5, y up: q = 2p).
   CHECK_EQ(c.plane_extent, 0.3166f);
   CHECK(c.plane_y_down);
@@ -565,12 +581,13 @@ static void test_model_config() {
   CHECK_EQ(t.audio.window_frames, 16);
   CHECK_EQ(t.ray_far, 3.3f);
   CHECK(t.deform_hidden == std::vector<int>({32, 16, 8}));
-  CHECK_EQ(t.sr_hide_below, 0.f);  // absent
+  CHECK(t.sr_hole.empty());         // absent
   CHECK_EQ(t.plane_extent, 0.5f);   // absent
   CHECK(!t.plane_y_down);
   CHECK(!t.sr_source_gate);         // absent
 
   using J = JsonValue;
+  const std::string legacy_js = remove_key(remove_key(js, "sr_hole"), "sr_hole_feather");
   struct Case {
     std::string json;
     std::string msg;
@@ -598,15 +615,24 @@ static void test_model_config() {
       {mutate(js, "ray_near", J::number(0)), "Expected a positive number for config.ray_near but received 0"},
       {mutate(js, "focal", J::number(1e300)), "config.focal"},
       {mutate(js, "lrelu_slope", J::number(1.5)), "Expected a number between 0 and 1 for config.lrelu_slope but received 1.5"},
-      {mutate(js, "sr_hide_below", J::number(1.5)), "Expected a number in [0, 1) for config.sr_hide_below but received 1.5"},
+      {mutate(js, "sr_hole", J::number(0.5)), "Expected [] or [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 for config.sr_hole but received 0.5"},
+      {mutate(js, "sr_hole", J::array({J::number(0.5), J::number(0.5), J::number(0.4), J::number(0.9)})), "Expected [] or [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 for config.sr_hole but received [0.5,0.5,0.4,0.9]"},
+      {mutate(js, "sr_hole", J::array({J::number(0), J::number(0.5), J::number(1), J::number(1.1)})), "for config.sr_hole but received [0,0.5,1,1.1]"},
+      {mutate(js, "sr_hole", J::array({J::number(0), J::number(0.5), J::number(1)})), "for config.sr_hole but received [0,0.5,1]"},
+      {mutate(js, "sr_hole", J::array({J::number(0), J::number(0.5), J::number(1), J::string("1")})), "for config.sr_hole but received"},
+      {mutate(js, "sr_hole_feather", J::number(1)), "Expected a number in [0, 1) for config.sr_hole_feather but received 1"},
+      {mutate(js, "sr_hole_feather", J::number(-0.01)), "Expected a number in [0, 1) for config.sr_hole_feather but received -0.01"},
+      {remove_key(js, "sr_hole_feather"), "Expected a number in [0, 1) for config.sr_hole_feather but received nothing"},
       {mutate(js, "plane_extent", J::number(0)), "Expected a number in (0, 100] for config.plane_extent but received 0"},
       {mutate(js, "plane_extent", J::string("1")), "Expected a number in (0, 100] for config.plane_extent but received \"1\""},
       {mutate(js, "plane_y_down", J::number(1)), "Expected true or false for config.plane_y_down but received 1"},
       {mutate(js, "sr_source_gate", J::string("yes")), "Expected true or false for config.sr_source_gate but received \"yes\""},
-      {mutate(js, "sr_hide_below", J::number(1)), "Expected a number in [0, 1) for config.sr_hide_below but received 1"},
-      {mutate(js, "sr_hide_below", J::number(-0.1)), "Expected a number in [0, 1) for config.sr_hide_below but received -0.1"},
-      {mutate(js, "sr_hide_below", J::string("0.5")), "Expected a number in [0, 1) for config.sr_hide_below but received \"0.5\""},
-      {mutate(js, "sr_hide_below", J::null()), "Expected a number in [0, 1) for config.sr_hide_below but received null"},
+      {mutate(js, "sr_gate_keep", J::number(1)), "Expected true or false for config.sr_gate_keep but received 1"},
+      {mutate(js, "sr_source_gate", J::boolean(false)), "config.sr_gate_keep is true but config.sr_source_gate is not"},
+      {mutate(legacy_js, "sr_hide_below", J::number(1)), "Expected a number in [0, 1) for config.sr_hide_below but received 1"},
+      {mutate(legacy_js, "sr_hide_below", J::number(-0.1)), "Expected a number in [0, 1) for config.sr_hide_below but received -0.1"},
+      {mutate(legacy_js, "sr_hide_below", J::string("0.5")), "Expected a number in [0, 1) for config.sr_hide_below but received \"0.5\""},
+      {mutate(legacy_js, "sr_hide_below", J::null()), "Expected a number in [0, 1) for config.sr_hide_below but received null"},
       {mutate(js, "pe_freqs", J::number(40)), "Expected an integer between 0 and 32 for config.pe_freqs but received 40"},
       {mutate(js, "audio", J::number(1)), "Expected an object for config.audio but received 1"},
       {mutate(js, "kind", J::string("wav2vec2"), "audio"), "Expected \"logmel\" for config.audio.kind but received \"wav2vec2\""},

@@ -210,8 +210,8 @@ int bench(const std::string& path, int threads, int reps) {
   for (float& v : mask) v = u(rng);
   Tensor coarse = Tensor::empty({r, r, cfg.coarse_channels()});
   for (int64_t i = 0; i < coarse.numel(); ++i) coarse.data[i] = u(rng);
-  Tensor full, half, seen;
-  m.sr.source(pool, image.data(), mask.data(), full, half, seen);
+  Tensor full, half, seen, keep;
+  m.sr.source(pool, image.data(), mask.data(), full, half, seen, keep);
   std::array<Tensor, 4> f;
   std::printf("model %s (%s), %d thread(s), kernels %s, best of %d\n", path.c_str(), cfg.name.c_str(), threads,
               isa_name(kernel_isa()), reps);
@@ -219,8 +219,8 @@ int bench(const std::string& path, int threads, int reps) {
               time_ms(reps, [&] { f = m.encoder.forward(pool, image.data(), mask.data()); }).c_str());
   std::printf("Aggregator::forward       %s\n", time_ms(reps, [&] { m.aggregator.forward(pool, f); }).c_str());
   std::printf("SuperResolution::source   %s\n",
-              time_ms(reps, [&] { m.sr.source(pool, image.data(), mask.data(), full, half, seen); }).c_str());
-  std::printf("SuperResolution::forward  %s\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half, seen); }).c_str());
+              time_ms(reps, [&] { m.sr.source(pool, image.data(), mask.data(), full, half, seen, keep); }).c_str());
+  std::printf("SuperResolution::forward  %s\n", time_ms(reps, [&] { m.sr.forward(pool, coarse, full, half, seen, keep); }).c_str());
   Tensor agg = m.aggregator.forward(pool, f);
   Tensor q = m.cross_attention.query(pool, agg);
   std::vector<float> mel(static_cast<size_t>(cfg.audio.n_mels) * cfg.audio.window_frames, -3.f);

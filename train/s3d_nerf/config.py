@@ -62,12 +62,22 @@ class ModelConfig:
     sr_source_channels: List[int] = field(default_factory=lambda: [32, 64])
     sr_mid_channels: int = 128
     sr_out_channels: int = 64
-    sr_hide_below: float = 0.58   # SR source sees no inner face below this row fraction (0 = off) [ours]
+    # The SR source sees mid-grey for the inner face inside this box [x0, y0, x1, y1]
+    # (fractions of the aligned crop; [] = off), ramped over sr_hole_feather at its edges
+    # [ours]. Over the prepared data the padded lip box lies within x 0.34..0.65 and
+    # y 0.56..0.80 (0.5th..99.5th percentiles); the box adds room for the jaw to drop.
+    sr_hole: List[float] = field(default_factory=lambda: [0.31, 0.53, 0.69, 0.86])
+    sr_hole_feather: float = 0.04
     # The SR's last 1x1 conv also predicts a per-pixel gate g, and the output is
     # g * source + (1 - g) * generated, with the source as the SR branch sees it (mouth
     # hidden) [ours]. Without it the SR re-synthesises every pixel through two 3x3 convs
     # and after 3.8k CPU steps the whole frame, eyes and background included, was blurred.
     sr_source_gate: bool = True
+    # The gate is multiplied by keep = 1 - the mouth hole: hidden pixels are generated
+    # only [ours]. Without it the gate stayed near its 0.95 start everywhere (7k steps),
+    # so in the hole the SR had to output (target - 0.95 * grey) / 0.05 and its gradient
+    # there was scaled by 1 - g.
+    sr_gate_keep: bool = True
     audio: AudioConfig = field(default_factory=AudioConfig)
 
     # derived sizes
@@ -113,7 +123,12 @@ class ModelConfig:
         assert self.slot_dim % self.heads == 0
         assert len(self.deform_hidden) == 3 and len(self.sr_source_channels) == 2
         assert self.ray_near < self.ray_far
-        assert 0.0 <= self.sr_hide_below < 1.0
+        assert len(self.sr_hole) in (0, 4), "sr_hole is [] or [x0, y0, x1, y1]"
+        if self.sr_hole:
+            x0, y0, x1, y1 = self.sr_hole
+            assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0, "sr_hole must be a box inside [0, 1]"
+        assert 0.0 <= self.sr_hole_feather < 1.0
+        assert self.sr_source_gate or not self.sr_gate_keep, "sr_gate_keep needs sr_source_gate"
         assert self.plane_extent > 0
         return self
 
@@ -124,10 +139,15 @@ class ModelConfig:
     def from_json(text: str) -> "ModelConfig":
         d = json.loads(text)
         d["audio"] = AudioConfig(**d["audio"])
-        d.setdefault("sr_hide_below", 0.0)  # models exported before these existed
+        if "sr_hole" not in d:  # models exported before the box: every inner-face row below sr_hide_below
+            below = d.pop("sr_hide_below", 0.0)
+            d["sr_hole"] = [0.0, below, 1.0, 1.0] if below > 0 else []
+            d["sr_hole_feather"] = 0.0
+        d.pop("sr_hide_below", None)
         d.setdefault("plane_extent", 0.5)
         d.setdefault("plane_y_down", False)
         d.setdefault("sr_source_gate", False)
+        d.setdefault("sr_gate_keep", False)
         return ModelConfig(**d).validate()
 
 
@@ -143,6 +163,7 @@ def tiny() -> ModelConfig:
         audio_code=8, heads=2, cm_channels=8, deform_hidden=[16, 8, 4], decoder_hidden=16,
         feat_channels=8, render_size=16, n_coarse=8, n_importance=8,
         sr_source_channels=[8, 8], sr_mid_channels=16, sr_out_channels=8,
+        sr_hole=[0.25, 0.5, 0.75, 0.9], sr_hole_feather=0.1,
     ).validate()
 
 

@@ -15,7 +15,7 @@ from .deformation_field import DeformationField
 from .encoder import HierarchicalEncoder
 from .nerf_renderer import NerfOutput, render_rays
 from .slot_attention import Aggregator
-from .super_resolution import SourceBranch, SuperResolution, hide_mouth
+from .super_resolution import SourceBranch, SuperResolution, hide_mouth, mouth_hole
 from .triplane import sample_triplanes
 from .triplane_decoder import TriplaneDecoder
 
@@ -28,6 +28,7 @@ class Identity:
     src_half: torch.Tensor      # ... and at image/2
     pose_src: torch.Tensor      # (B, 4, 4)
     src_image: torch.Tensor     # the source as the SR branch sees it (hide_mouth), (B, 3, H, W)
+    src_keep: torch.Tensor      # 1 - the mouth hole, (B, 1, H, W); multiplies the SR gate (sr_gate_keep)
 
 
 class S3DNeRF(nn.Module):
@@ -48,9 +49,10 @@ class S3DNeRF(nn.Module):
         """image (B,3,H,W) in [0,1]; mask (B,1,H,W); pose_src (B,4,4)."""
         planes = self.encoder(image, mask)
         f_agg = self.aggregator(planes)
-        seen = hide_mouth(image, mask, self.cfg.sr_hide_below)
+        hole = mouth_hole(mask, self.cfg.sr_hole, self.cfg.sr_hole_feather)     # (B,1,H,W)
+        seen = hide_mouth(image, hole)
         full, half = self.sr_source(seen)
-        return Identity(planes, self.cross_attention.query(f_agg), full, half, pose_src, seen)
+        return Identity(planes, self.cross_attention.query(f_agg), full, half, pose_src, seen, 1 - hole)
 
     # ---- frame phase ----------------------------------------------------------
     def query_points(self, ident: Identity, cm, code, xs):
@@ -71,7 +73,7 @@ class S3DNeRF(nn.Module):
         tokens, code = self.audio_net(mel)
         cm = self.cross_attention(ident.query, tokens)
         out = self.nerf(ident, cm, code, pose_tar, jitter)
-        rgb_mid, rgb = self.sr(out.coarse, ident.src_full, ident.src_half, ident.src_image)
+        rgb_mid, rgb = self.sr(out.coarse, ident.src_full, ident.src_half, ident.src_image, ident.src_keep)
         return rgb_mid, rgb, out
 
     def forward(self, image, mask, pose_src, mel, pose_tar, jitter: bool = True):

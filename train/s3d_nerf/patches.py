@@ -56,6 +56,7 @@ def render_patches(model, ident, mel, pose_tar, top, left, window: int, margin: 
     src_half = crop(ident.src_half, top * (up // 2), left * (up // 2), window * (up // 2), frames_per_source)
     src_full = crop(ident.src_full, top * up, left * up, window * up, frames_per_source)
     src_image = crop(ident.src_image, top * up, left * up, window * up, frames_per_source)
-    _, rgb = model.sr(out.coarse, src_full, src_half, src_image)
+    src_keep = crop(ident.src_keep, top * up, left * up, window * up, frames_per_source)
+    _, rgb = model.sr(out.coarse, src_full, src_half, src_image, src_keep)
     m, p = margin, window - 2 * margin
     return out.coarse[..., m:m + p, m:m + p], rgb[..., up * m:up * (m + p), up * m:up * (m + p)], out.delta

@@ -12,17 +12,37 @@ def up2(x):
     return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
 
 
-def hide_mouth(image: torch.Tensor, mask: torch.Tensor, below: float) -> torch.Tensor:
-    """The SR source branch's input: the source image with the inner face below row
-    below*H set to mid-grey [ours]. Given the source's own mouth, the SR learns to copy
-    it and the lips never move (observed in the patch-training pilot); hiding it, as
-    Wav2Lip hides the lower half of its reference, makes the mouth come through the
-    NeRF, i.e. through the audio-driven deformation. below <= 0 disables it.
-    image (B,3,H,W) in [0,1]; mask (B,1,H,W) inner-face mask."""
-    if below <= 0:
-        return image
-    rows = (torch.arange(image.shape[-2], device=image.device, dtype=image.dtype) + 0.5) / image.shape[-2]
-    hole = mask * (rows >= below).to(image.dtype)[:, None]       # (B,1,H,W)
+def hole_weight(size: int, box, feather: float, dtype=torch.float32, device=None) -> torch.Tensor:
+    """(size, size) weight of the SR source's mouth hole [ours]: 1 inside box = [x0, y0,
+    x1, y1] (fractions of the aligned crop), 0 outside, a linear ramp of width feather
+    centred on each edge. Pixel (x, y) is judged at its centre ((x + 0.5) / size, ...).
+    feather 0 is a hard edge that includes the boundary; an empty box is no hole."""
+    if len(box) == 0:
+        return torch.zeros(size, size, dtype=dtype, device=device)
+    c = (torch.arange(size, device=device, dtype=dtype) + 0.5) / size          # (size,) pixel centres
+
+    def ramp(lo: float, hi: float) -> torch.Tensor:                             # (size,)
+        d = torch.minimum(c - lo, hi - c)                                        # signed distance inside
+        return (d / feather + 0.5).clamp(0, 1) if feather > 0 else (d >= 0).to(dtype)
+
+    x0, y0, x1, y1 = box
+    return ramp(y0, y1)[:, None] * ramp(x0, x1)[None, :]
+
+
+def mouth_hole(mask: torch.Tensor, box, feather: float) -> torch.Tensor:
+    """(B,1,H,W) weight of the SR source's mouth hole [ours]: the inner-face mask (B,1,H,W)
+    times hole_weight. The source branch sees the mouth hidden (hide_mouth): given the
+    source's own mouth, the SR learns to copy it and the lips never move (observed in the
+    patch-training pilot); hiding it, as Wav2Lip hides the lower half of its reference,
+    makes the mouth come through the NeRF, i.e. through the audio-driven deformation. The
+    first models hid every row below 0.58 (box [0, 0.58, 1, 1], feather 0): the cheeks
+    and chin came out as blurred as the mouth, behind a visible seam."""
+    return mask * hole_weight(mask.shape[-1], box, feather, mask.dtype, mask.device)
+
+
+def hide_mouth(image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """image (B,3,H,W) in [0,1] with mid-grey blended in by hole (B,1,H,W): what the SR
+    source branch sees."""
     return image * (1 - hole) + 0.5 * hole
 
 
@@ -63,6 +83,7 @@ class SuperResolution(nn.Module):
         self.out1 = nn.Conv2d(m + c0, o, 3, padding=1)
         self.out2 = nn.Conv2d(o, o, 3, padding=1)
         self.gate = cfg.sr_source_gate
+        self.gate_keep = cfg.sr_gate_keep
         self.out_rgb = nn.Conv2d(o, 4 if self.gate else 3, 1)   # rgb [+ gate logit / GATE_GAIN]
         if self.gate:
             with torch.no_grad():
@@ -70,10 +91,11 @@ class SuperResolution(nn.Module):
                 self.out_rgb.bias[3] = GATE_INIT_LOGIT / GATE_GAIN
 
     def forward(self, coarse: torch.Tensor, src_full: torch.Tensor, src_half: torch.Tensor,
-                src_image: torch.Tensor | None = None):
+                src_image: torch.Tensor | None = None, src_keep: torch.Tensor | None = None):
         """coarse (B,36,r,r) = [rgb, feat, alpha]; src_full/src_half the source branch's
         features; src_image (B,3,H,W) the source as the branch saw it (hide_mouth), needed
-        with sr_source_gate. Returns (rgb at image/2, rgb at image)."""
+        with sr_source_gate; src_keep (B,1,H,W) = 1 - the mouth hole, needed with
+        sr_gate_keep. Returns (rgb at image/2, rgb at image)."""
         s = self.slope
         x = up2(coarse)
         h = F.leaky_relu(self.mid1(torch.cat([x, src_half], 1)), s)
@@ -88,4 +110,8 @@ class SuperResolution(nn.Module):
         if src_image is None:
             raise ValueError("this SR has a source gate (sr_source_gate): pass src_image")
         g = torch.sigmoid(GATE_GAIN * out[:, 3:4])                      # (B,1,H,W)
+        if self.gate_keep:
+            if src_keep is None:
+                raise ValueError("this SR's gate skips the mouth hole (sr_gate_keep): pass src_keep")
+            g = g * src_keep
         return rgb_mid, rgb + g * (src_image - rgb)

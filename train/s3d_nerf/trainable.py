@@ -45,7 +45,7 @@ class TrainableS3DNeRF(S3DNeRF):
         ident = self.encode_identity(source, mask, pose_src)
         rep = lambda t: t.repeat_interleave(n_frames, 0)  # noqa: E731
         ident = Identity([rep(p) for p in ident.planes], rep(ident.query), rep(ident.src_full),
-                         rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image))
+                         rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image), rep(ident.src_keep))
         rgb_mid, rgb, out = self.render(ident, mel, pose_tar, jitter)
         return rgb_mid, rgb, out.coarse, out.delta
 
@@ -58,5 +58,5 @@ class TrainableS3DNeRF(S3DNeRF):
         # copied T times: query_points and render_patches index them by frame // T)
         rep = lambda t: t.repeat_interleave(n_frames, 0)  # noqa: E731
         ident = Identity(ident.planes, rep(ident.query), ident.src_full, ident.src_half, rep(ident.pose_src),
-                         ident.src_image)
+                         ident.src_image, ident.src_keep)
         return render_patches(self, ident, mel, pose_tar, top, left, window, margin, jitter, n_frames)

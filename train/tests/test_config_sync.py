@@ -45,9 +45,11 @@ CUDA_TEST = os.path.join(ROOT, "tests", "cuda", "test_nerf_cuda.cc")
 
 # Python annotation -> the type each other side must declare.
 TS_TYPE = {"str": "string", "int": "number", "float": "number", "bool": "boolean",
-           "List[int]": "readonly number[]", "AudioConfig": "AudioFrontEndConfig"}
+           "List[int]": "readonly number[]", "List[float]": "readonly number[]", "AudioConfig": "AudioFrontEndConfig"}
 CPP_TYPE = {"str": "std::string", "int": "int", "float": "float", "bool": "bool",
-            "List[int]": "std::vector<int>", "AudioConfig": "AudioFrontEnd"}
+            "List[int]": "std::vector<int>", "List[float]": "std::vector<float>", "AudioConfig": "AudioFrontEnd"}
+# Keys of older model files that the engine still reads (into other fields).
+LEGACY_KEYS = {"sr_hide_below"}
 STRUCTS = {"ModelConfig": ("ModelConfig", "ModelConfig"), "AudioConfig": ("AudioFrontEnd", "AudioFrontEndConfig")}
 PY_CLASSES = {"ModelConfig": ModelConfig, "AudioConfig": AudioConfig}
 
@@ -202,6 +204,7 @@ def test_cpp_parse_reads_every_key_into_its_member():
     parse = _cc_function("ModelConfig parse_model_config(const std::string& json) {")
     parse_audio = _cc_function("AudioFrontEnd parse_audio(const JsonValue& o, const std::string& path) {")
     keys = set(re.findall(r"\(root,\s*\"(\w+)\"", parse)) | set(re.findall(r"root\.find\(\"(\w+)\"\)", parse))
+    keys -= LEGACY_KEYS
     assert keys == set(fields), (f"parse_model_config vs ModelConfig: missing {sorted(set(fields) - keys)}, "
                                 f"extra {sorted(keys - set(fields))}")
     akeys = set(re.findall(r"\(o,\s*\"(\w+)\"", parse_audio))
@@ -256,6 +259,17 @@ def test_cpp_defaults_for_keys_absent_from_older_files_match_python():
         del d[k]
     old = ModelConfig.from_json(json.dumps(d))
     assert {k: getattr(old, k) for k in py} == py
+
+
+def test_python_reads_the_older_mouth_hole_keys():
+    """sr_hide_below = b (the first hole) is the box [0, b, 1, 1] without feather, as in
+    parse_model_config; b = 0 or no key at all is no hole."""
+    d = json.loads(s3d_64().to_json())
+    del d["sr_hole"], d["sr_hole_feather"]
+    assert ModelConfig.from_json(json.dumps(d)).sr_hole == []
+    for b, box in ((0.58, [0.0, 0.58, 1.0, 1.0]), (0.0, [])):
+        old = ModelConfig.from_json(json.dumps(dict(d, sr_hide_below=b)))
+        assert (old.sr_hole, old.sr_hole_feather) == (box, 0.0)
 
 
 def test_python_json_round_trip_has_the_dataclass_keys():

@@ -84,7 +84,7 @@ def test_b_shared_planes_equal_copied_planes():
             ident = G.encode_identity(img, mask, pose)
             rep = lambda t: t.repeat_interleave(T, 0)  # noqa: E731
             ident = Identity([rep(p) for p in ident.planes], rep(ident.query), rep(ident.src_full),
-                             rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image))
+                             rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image), rep(ident.src_keep))
             c, r, _ = render_patches(G, ident, mel, pose_t, top, left, 8, 2, True)
         loss = (c ** 2).mean() + (r ** 2).mean()
         loss.backward()

@@ -34,10 +34,11 @@ def _render(model, seed=0):
 
 def test_upgrade_adds_a_neutral_gate_row():
     torch.manual_seed(0)
-    old_cfg = dataclasses.replace(tiny(), sr_source_gate=False)
+    old_cfg = dataclasses.replace(tiny(), sr_source_gate=False, sr_gate_keep=False)
+    new_cfg = dataclasses.replace(tiny(), sr_gate_keep=False)  # g blends seen in everywhere
     old = S3DNeRF(old_cfg).eval()
-    new = S3DNeRF(tiny()).eval()
-    new.load_state_dict(upgrade_state(old.state_dict(), old_cfg, tiny()))
+    new = S3DNeRF(new_cfg).eval()
+    new.load_state_dict(upgrade_state(old.state_dict(), old_cfg, new_cfg))
     w = new.sr.out_rgb.weight
     assert w.shape[0] == 4 and torch.equal(w[:3], old.sr.out_rgb.weight) and not w[3].any()
     ref, _ = _render(old)
@@ -53,8 +54,18 @@ def test_upgrade_adds_a_neutral_gate_row():
     assert ((got - ref).norm() / ref.norm()).item() < 1e-6
 
 
+def test_upgrade_takes_a_new_mouth_hole_and_keep_gate():
+    """The first trained file (row cut at 0.58, gate without keep) starts today's config:
+    same tensors, only the hole and the gate's use of it change."""
+    old_cfg = dataclasses.replace(tiny(), sr_hole=[0.0, 0.58, 1.0, 1.0], sr_hole_feather=0.0, sr_gate_keep=False)
+    sd = S3DNeRF(old_cfg).state_dict()
+    out = upgrade_state(sd, old_cfg, tiny())
+    assert out.keys() == sd.keys() and all(torch.equal(out[k], sd[k].float()) for k in sd)
+    S3DNeRF(tiny()).load_state_dict(out)
+
+
 def test_upgrade_refuses_other_differences():
-    a = dataclasses.replace(tiny(), sr_source_gate=False)
+    a = dataclasses.replace(tiny(), sr_source_gate=False, sr_gate_keep=False)
     sd = S3DNeRF(a).state_dict()
     with pytest.raises(ValueError, match="more than sr_source_gate"):
         upgrade_state(sd, a, dataclasses.replace(tiny(), n_coarse=12))
