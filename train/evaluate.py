@@ -278,8 +278,7 @@ def render_clip(model, clip: EvalClip, device, batch: int = 8) -> torch.Tensor:
         ts = clip.targets[i:i + batch]
         b = len(ts)
         rep = lambda t: t.expand(b, *t.shape[1:])  # noqa: E731
-        id_b = type(ident)([rep(p) for p in ident.planes], rep(ident.query), rep(ident.src_full),
-                           rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image), rep(ident.src_keep))
+        id_b = ident.map(rep)
         mel = torch.stack([AU.deform_window(clip.mel, t, cfg.audio) for t in ts]).to(device)
         pose = torch.from_numpy(clip.pose[ts]).to(device)
         _, rgb, _ = model.render(id_b, mel, pose, jitter=False)

@@ -30,6 +30,12 @@ class Identity:
     src_image: torch.Tensor     # the source as the SR branch sees it (hide_mouth), (B, 3, H, W)
     src_keep: torch.Tensor      # 1 - the mouth hole, (B, 1, H, W); multiplies the SR gate (sr_gate_keep)
 
+    def map(self, fn) -> "Identity":
+        """fn applied to every tensor (e.g. one row per target frame): callers need not
+        list the fields, so a new one cannot be left out."""
+        return Identity([fn(p) for p in self.planes], fn(self.query), fn(self.src_full), fn(self.src_half),
+                        fn(self.pose_src), fn(self.src_image), fn(self.src_keep))
+
 
 class S3DNeRF(nn.Module):
     def __init__(self, cfg: ModelConfig):

@@ -7,6 +7,8 @@ frames (train_forward) or one ray-grid window per target frame (train_forward_pa
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch.utils.checkpoint import checkpoint
 
@@ -44,8 +46,7 @@ class TrainableS3DNeRF(S3DNeRF):
         """B sources, B*n_frames targets (sample-major) -> rgb_mid, rgb, coarse, delta."""
         ident = self.encode_identity(source, mask, pose_src)
         rep = lambda t: t.repeat_interleave(n_frames, 0)  # noqa: E731
-        ident = Identity([rep(p) for p in ident.planes], rep(ident.query), rep(ident.src_full),
-                         rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image), rep(ident.src_keep))
+        ident = ident.map(rep)
         rgb_mid, rgb, out = self.render(ident, mel, pose_tar, jitter)
         return rgb_mid, rgb, out.coarse, out.delta
 
@@ -57,6 +58,5 @@ class TrainableS3DNeRF(S3DNeRF):
         # per frame: query and pose; planes and SR source features stay per sample (not
         # copied T times: query_points and render_patches index them by frame // T)
         rep = lambda t: t.repeat_interleave(n_frames, 0)  # noqa: E731
-        ident = Identity(ident.planes, rep(ident.query), ident.src_full, ident.src_half, rep(ident.pose_src),
-                         ident.src_image, ident.src_keep)
+        ident = dataclasses.replace(ident, query=rep(ident.query), pose_src=rep(ident.pose_src))
         return render_patches(self, ident, mel, pose_tar, top, left, window, margin, jitter, n_frames)

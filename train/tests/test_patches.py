@@ -22,7 +22,7 @@ sys.path.insert(0, TRAIN)
 import train as trainer  # noqa: E402
 from s3d_nerf.camera import frontal_pose  # noqa: E402
 from s3d_nerf.config import tiny  # noqa: E402
-from s3d_nerf.model import Identity, S3DNeRF  # noqa: E402
+from s3d_nerf.model import S3DNeRF  # noqa: E402
 from s3d_nerf.patches import choose_windows, render_patches  # noqa: E402
 
 
@@ -83,8 +83,7 @@ def test_b_shared_planes_equal_copied_planes():
         else:
             ident = G.encode_identity(img, mask, pose)
             rep = lambda t: t.repeat_interleave(T, 0)  # noqa: E731
-            ident = Identity([rep(p) for p in ident.planes], rep(ident.query), rep(ident.src_full),
-                             rep(ident.src_half), rep(ident.pose_src), rep(ident.src_image), rep(ident.src_keep))
+            ident = ident.map(rep)
             c, r, _ = render_patches(G, ident, mel, pose_t, top, left, 8, 2, True)
         loss = (c ** 2).mean() + (r ** 2).mean()
         loss.backward()
