@@ -6,12 +6,15 @@
 // one warm-up frame), renderFrame wall time, FPS and encodeIdentity time.
 //
 //   node bench/run.mjs [--model path] [--frames N] [--scalar-frames N]
-//                      [--configs default,1thread,avx2,scalar]
+//                      [--configs default,1thread,avx2,scalar] [--baseline path]
 //
 // Configurations: default (best ISA, one thread per core), 1thread (best ISA,
 // 1 thread), avx2 (S3D_CPU_FEATURES=avx2), scalar (S3D_CPU_FEATURES=scalar: the
 // portable kernels, ~4 s/frame at 256², so it renders --scalar-frames frames).
 // Speed-ups are renderFrame wall time relative to the scalar configuration.
+// --baseline renders another model file under the first configuration in the same
+// run (e.g. the full-frame gated model against the mouth-window paste model) and
+// prints the speed-up of --model over it.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +31,7 @@ const CONFIGS = {
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
+    baseline: { type: 'string' },
     frames: { type: 'string', default: '10' },
     'scalar-frames': { type: 'string', default: '2' },
     configs: { type: 'string', default: Object.keys(CONFIGS).join(',') },
@@ -134,25 +138,28 @@ console.log(`features: ${flags.join(' ') || 'none'}${f.cap ? ` (capped by S3D_CP
 console.log(`hardware threads: ${f.hardwareThreads}; node ${process.version}`);
 
 const script = fileURLToPath(import.meta.url);
-const results = {};
-for (const name of names) {
+/** Runs configuration `name` on `model` in a child process; returns its JSON result. */
+function run(name, model, what = name) {
   const c = CONFIGS[name];
   const n = c.slow ? Math.min(frames, scalarFrames) : frames;
   const args = [script, '--child', '--frames', String(n), '--threads', String(c.threads),
     '--identity-reps', c.slow ? '1' : '3'];
-  if (values.model) args.push('--model', values.model);
+  if (model) args.push('--model', model);
   const env = { ...process.env, ...c.env };
   if (!c.env.S3D_CPU_FEATURES) delete env.S3D_CPU_FEATURES;
-  process.stderr.write(`running ${name} (${n} frames)...\n`);
+  process.stderr.write(`running ${what} (${n} frames)...\n`);
   const t = performance.now();
   const r = spawnSync(process.execPath, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) {
-    console.error(`configuration ${name} failed (exit ${r.status ?? r.signal}):\n${r.stdout}`);
+    console.error(`configuration ${what} failed (exit ${r.status ?? r.signal}):\n${r.stdout}`);
     process.exit(1);
   }
-  results[name] = JSON.parse(r.stdout.trim().split('\n').pop());
   process.stderr.write(`  done in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+  return JSON.parse(r.stdout.trim().split('\n').pop());
 }
+const results = {};
+for (const name of names) results[name] = run(name, values.model);
+const baseline = values.baseline ? run(names[0], values.baseline, `${names[0]} on --baseline`) : null;
 
 const first = results[names[0]];
 console.log(`\nmodel ${first.model} at ${first.imageSize}²${values.model ? ` (${values.model})` : ''}; ` +
@@ -162,12 +169,19 @@ const ms = (x) => x.toFixed(1);
 const base = results.scalar;
 console.log('| configuration | kernels | threads | frames | audio | attention | NeRF | SR | engine total | renderFrame | FPS | encodeIdentity (encoder / aggregate / SR source) | speed-up vs scalar |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
-for (const name of names) {
-  const r = results[name];
+const rows = names.map((name) => [CONFIGS[name].label, results[name]]);
+if (baseline) rows.push([`${CONFIGS[names[0]].label}, --baseline model`, baseline]);
+for (const [label, r] of rows) {
   const fr = r.frame;
   const id = r.identity;
   const speedup = base ? `${(base.wallMs / r.wallMs).toFixed(1)}×` : '—';
-  console.log(`| ${CONFIGS[name].label} | ${r.kernelIsa} | ${r.threads} | ${r.frames} | ${ms(fr.audioMs)} | ${ms(fr.attentionMs)} | ` +
+  console.log(`| ${label} | ${r.kernelIsa} | ${r.threads} | ${r.frames} | ${ms(fr.audioMs)} | ${ms(fr.attentionMs)} | ` +
     `${ms(fr.nerfMs)} | ${ms(fr.srMs)} | ${ms(fr.totalMs)} | ${ms(r.wallMs)} | ${(1000 / r.wallMs).toFixed(2)} | ` +
     `${ms(r.identityWallMs)} (${ms(id.encoderMs)} / ${ms(id.aggregateMs)} / ${ms(id.srSourceMs)}) | ${speedup} |`);
+}
+if (baseline) {
+  const r = results[names[0]];
+  console.log(`\n--model vs --baseline (${values.baseline}, ${baseline.model}), ${CONFIGS[names[0]].label}: ` +
+    `renderFrame ${ms(r.wallMs)} vs ${ms(baseline.wallMs)} ms, ${(baseline.wallMs / r.wallMs).toFixed(2)}× ` +
+    `(NeRF ${ms(r.frame.nerfMs)} vs ${ms(baseline.frame.nerfMs)}, SR ${ms(r.frame.srMs)} vs ${ms(baseline.frame.srMs)} ms)`);
 }

@@ -12,7 +12,7 @@ import { createSession } from '../lib/index.js';
 import { runStage } from '../lib/internal.js';
 import { relativeError } from './helpers/metrics.mjs';
 import { readSafetensors, writeSafetensors } from './helpers/safetensors.mjs';
-import { requireFixture, tinyModel, tinyStages } from './helpers/fixtures.mjs';
+import { realisticModel, realisticStages, requireFixture, tinyModel, tinyStages } from './helpers/fixtures.mjs';
 import * as harness from './helpers/parity.mjs';
 import { loadStages } from './helpers/parity.mjs';
 
@@ -170,12 +170,15 @@ describe('the SR source mouth hole (config.sr_hole)', () => {
       delete cfg.sr_hole;
       delete cfg.sr_hole_feather;
       delete cfg.sr_hide_below;
+      delete cfg.sr_paste_source;  // files of that time had no paste either (it needs a hole)
     });
     try {
       assert.deepEqual(old.config.sr_hole, []);
       const got = await runStage(old, 'super_resolution_source', stageInputs(stage));  // the fixture's mask, ignored
       const ref = await runStage(session, 'super_resolution_source', withMask(zeroMask()));
-      for (const name of stage.outputs) assert.ok(relativeError(got[name].data, ref[name].data) <= 1e-7, name);
+      assert.equal(got.keep, undefined, 'keep is an output only with the paste');
+      for (const name of stage.outputs.filter((n) => n !== 'keep'))
+        assert.ok(relativeError(got[name].data, ref[name].data) <= 1e-7, name);
       // End to end too: identity encoding passes the mask to the SR source (the frame fixture has the hole).
       const frame = stages.find((s) => s.name === 'frame');
       const rgb = (await runStage(old, 'frame', stageInputs(frame))).rgb;
@@ -188,23 +191,99 @@ describe('the SR source mouth hole (config.sr_hole)', () => {
   });
 });
 
-// The SR source gate (config.sr_source_gate): rgb = g * seen + (1 - g) * generated,
-// with g = sigmoid of out_rgb's 4th row. Pinning g at 1 must give back seen exactly,
-// pinning it at 0 must give what a model without the gate (a 3-row out_rgb, the
-// format of older files) generates.
-describe('the SR source gate (config.sr_source_gate)', () => {
-  const stage = stages.find((s) => s.name === 'super_resolution');
-  const seen = fixtures.tensors.get('super_resolution/in/seen');
+// Writes an f32 copy of a fixture model with edit(tensors, cfg) applied; returns its path.
+function writeModel(modelPath, edit) {
+  const model = readSafetensors(requireFixture(modelPath));
+  for (const [k, v] of model.tensors) model.tensors.set(k, { ...v, dtype: 'F32' });
+  const cfg = JSON.parse(model.metadata.config);
+  edit(model.tensors, cfg);
+  const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'edited.safetensors');
+  writeSafetensors(path, model.tensors, { ...model.metadata, config: JSON.stringify(cfg) });
+  return path;
+}
 
-  function writeModel(edit) {
-    const model = readSafetensors(requireFixture(tinyModel));
-    for (const [k, v] of model.tensors) model.tensors.set(k, { ...v, dtype: 'F32' });
-    const cfg = JSON.parse(model.metadata.config);
-    edit(model.tensors, cfg);
-    const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'gate.safetensors');
-    writeSafetensors(path, model.tensors, { ...model.metadata, config: JSON.stringify(cfg) });
-    return path;
+// Runs the super_resolution stage of the model at path on inputs; -> { rgb, config }.
+async function srWith(path, inputs) {
+  const session = await createSession({ model: path, threads: 2 });
+  try {
+    return { rgb: (await runStage(session, 'super_resolution', inputs)).rgb, config: session.config };
+  } finally {
+    await session.dispose();
   }
+}
+
+// The SR paste (config.sr_paste_source, the tiny fixture's and today's config): rgb =
+// keep * seen + (1 - keep) * generated, where generated is what the same weights give
+// without the paste.
+describe('the SR paste (config.sr_paste_source)', () => {
+  const stage = stages.find((s) => s.name === 'super_resolution');
+  const inputs = () => stageInputs(stage);
+  const seen = fixtures.tensors.get('super_resolution/in/seen');
+  const keep = fixtures.tensors.get('super_resolution/in/keep');
+  const fixtureRgb = fixtures.tensors.get('super_resolution/out/rgb');
+
+  test('the fixture model pastes and super_resolution reads seen', async () => {
+    const { rgb, config } = await srWith(tinyModel, { ...inputs(), seen: { shape: seen.shape, data: new Float32Array(seen.data.length) } });
+    assert.equal(config.sr_paste_source, true);
+    assert.equal(config.sr_source_gate, false);
+    const err = relativeError(rgb.data, fixtureRgb.data);
+    console.log(`# super_resolution/rgb with seen zeroed: relative error ${err.toExponential(3)}`);
+    assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores seen (${err})`);
+  });
+
+  test('rgb = keep * seen + (1 - keep) * the image without the paste', async () => {
+    const { rgb } = await srWith(tinyModel, inputs());
+    const { rgb: gen, config } = await srWith(writeModel(tinyModel, (tensors, cfg) => {
+      cfg.sr_paste_source = false;
+    }), inputs());
+    assert.equal(config.sr_paste_source, false);
+    const n = keep.data.length;
+    const want = Float32Array.from(rgb.data, (_, i) => {
+      const k = keep.data[i % n];
+      return k * seen.data[i] + (1 - k) * gen.data[i];
+    });
+    const err = relativeError(rgb.data, want);
+    assert.ok(err <= 1e-6, `rgb vs keep-blend ${err}`);
+    let hidden = 0, kept = 0;
+    for (const k of keep.data) {
+      if (k < 0.5) hidden++;
+      if (k === 1) kept++;
+    }
+    assert.ok(hidden > 0 && kept > 0, `the fixture keep map must hide and keep pixels (${hidden} hidden, ${kept} kept)`);
+    assert.ok(relativeError(gen.data, rgb.data) > 100 * TOLERANCE, 'the paste changes nothing on the fixture');
+  });
+
+  test('super_resolution reads keep (and requires it)', async () => {
+    const ones = { shape: keep.shape, data: new Float32Array(keep.data.length).fill(1) };
+    const { rgb } = await srWith(tinyModel, { ...inputs(), keep: ones });
+    const err = relativeError(rgb.data, fixtureRgb.data);
+    console.log(`# super_resolution/rgb with keep = 1: relative error ${err.toExponential(3)}`);
+    assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores keep (${err})`);
+    assert.ok(relativeError(rgb.data, seen.data) <= 1e-6, 'keep = 1 everywhere must give seen');
+    const { keep: _keep, ...noKeep } = inputs();
+    await assert.rejects(srWith(tinyModel, noKeep), /keep/);
+  });
+
+  test('model files that combine the paste wrongly are refused', async () => {
+    const refused = [
+      [(t, cfg) => { cfg.sr_source_gate = true; }, /sr_paste_source and config\.sr_source_gate are both true/],
+      [(t, cfg) => { cfg.sr_hole = []; }, /sr_paste_source is true but config\.sr_hole is empty/],
+      [(t, cfg) => { cfg.sr_gate_keep = true; }, /sr_gate_keep .*not supported/],
+    ];
+    for (const [edit, message] of refused)
+      await assert.rejects(createSession({ model: writeModel(tinyModel, edit), threads: 2 }), message);
+  });
+});
+
+// The SR source gate (config.sr_source_gate, the first trained model's; the realistic
+// fixture has it): rgb = g * seen + (1 - g) * generated, with g = sigmoid of out_rgb's
+// 4th row. Pinning g at 1 must give back seen exactly, pinning it at 0 must give what a
+// model without the gate (a 3-row out_rgb, the format of older files) generates.
+describe('the SR source gate (config.sr_source_gate)', () => {
+  const real = loadStages(realisticStages);
+  const stage = real.stages.find((s) => s.name === 'super_resolution');
+  const inputs = () => harness.stageInputs(real, stage);
+  const seen = real.tensors.get('super_resolution/in/seen');
   const pinGate = (logit) => (tensors) => {
     const b = tensors.get('sr.out_rgb.bias');
     const w = tensors.get('sr.out_rgb.weight');                          // (4, o, 1, 1)
@@ -214,83 +293,37 @@ describe('the SR source gate (config.sr_source_gate)', () => {
     tensors.set('sr.out_rgb.weight', { ...w, data: wd });
     tensors.set('sr.out_rgb.bias', { ...b, data: Float32Array.from(b.data, (v, i) => (i === 3 ? logit : v)) });
   };
-  async function srWith(path, inputs = stageInputs(stage)) {
-    const session = await createSession({ model: path, threads: 2 });
-    try {
-      return { rgb: (await runStage(session, 'super_resolution', inputs)).rgb, config: session.config };
-    } finally {
-      await session.dispose();
-    }
-  }
 
-  test('the fixture model has the gate and super_resolution reads seen', async () => {
-    const { rgb, config } = await srWith(requireFixture(tinyModel), { ...stageInputs(stage), seen: { shape: seen.shape, data: new Float32Array(seen.data.length) } });
+  test('the realistic fixture model has the gate and super_resolution reads seen', async () => {
+    const { rgb, config } = await srWith(realisticModel, { ...inputs(), seen: { shape: seen.shape, data: new Float32Array(seen.data.length) } });
     assert.equal(config.sr_source_gate, true);
-    const err = relativeError(rgb.data, fixtures.tensors.get('super_resolution/out/rgb').data);
-    console.log(`# super_resolution/rgb with seen zeroed: relative error ${err.toExponential(3)}`);
+    assert.equal(config.sr_paste_source, false);
+    const err = relativeError(rgb.data, real.tensors.get('super_resolution/out/rgb').data);
+    console.log(`# realistic super_resolution/rgb with seen zeroed: relative error ${err.toExponential(3)}`);
     assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores seen (${err})`);
   });
 
-  const keep = fixtures.tensors.get('super_resolution/in/keep');
-  const ones = () => ({ shape: keep.shape, data: new Float32Array(keep.data.length).fill(1) });
-
-  test('without sr_gate_keep, g = 1 gives seen', async () => {
-    const { rgb, config } = await srWith(writeModel((tensors, cfg) => {
-      pinGate(40)(tensors);
-      cfg.sr_gate_keep = false;
-    }));
-    assert.equal(config.sr_gate_keep, false);
+  test('g = 1 gives seen', async () => {
+    const { rgb } = await srWith(writeModel(realisticModel, pinGate(40)), inputs());
     const err = relativeError(rgb.data, seen.data);
     assert.ok(err <= 1e-6, `rgb vs seen ${err}`);
   });
 
-  test('with sr_gate_keep, g = 1 gives keep * seen + (1 - keep) * the g = 0 image', async () => {
-    const { rgb, config } = await srWith(writeModel(pinGate(40)));
-    assert.equal(config.sr_gate_keep, true);
-    const { rgb: gen } = await srWith(writeModel(pinGate(-40)));
-    const n = keep.data.length;
-    const want = Float32Array.from(rgb.data, (_, i) => {
-      const k = keep.data[i % n];
-      return k * seen.data[i] + (1 - k) * gen.data[i];
-    });
-    const err = relativeError(rgb.data, want);
-    assert.ok(err <= 1e-6, `rgb vs keep-blend ${err}`);
-    let hidden = 0;
-    for (const k of keep.data) if (k < 0.5) hidden++;
-    assert.ok(hidden > 0, 'the fixture keep map hides no pixel');
-  });
-
-  test('super_resolution reads keep (and requires it)', async () => {
-    const { rgb } = await srWith(requireFixture(tinyModel), { ...stageInputs(stage), keep: ones() });
-    const err = relativeError(rgb.data, fixtures.tensors.get('super_resolution/out/rgb').data);
-    console.log(`# super_resolution/rgb with keep = 1: relative error ${err.toExponential(3)}`);
-    assert.ok(err > 100 * TOLERANCE, `super_resolution/rgb ignores keep (${err})`);
-    const { keep: _keep, ...noKeep } = stageInputs(stage);
-    await assert.rejects(srWith(requireFixture(tinyModel), noKeep), /keep/);
-  });
-
-  test('a model file with sr_gate_keep but no gate is refused', async () => {
-    const path = writeModel((tensors, cfg) => {
-      cfg.sr_source_gate = false;
-    });
-    await assert.rejects(createSession({ model: path, threads: 2 }), /sr_gate_keep/);
-  });
-
   test('g = 0 gives the output of the same model without the gate', async () => {
-    const { rgb } = await srWith(writeModel(pinGate(-40)));
-    const old = writeModel((tensors, cfg) => {
+    const { rgb } = await srWith(writeModel(realisticModel, pinGate(-40)), inputs());
+    const old = writeModel(realisticModel, (tensors, cfg) => {
       delete cfg.sr_source_gate;  // older files: no key, 3-row out_rgb
-      delete cfg.sr_gate_keep;
+      delete cfg.sr_paste_source;
       const w = tensors.get('sr.out_rgb.weight');
       const b = tensors.get('sr.out_rgb.bias');
       const o = w.shape[1];
       tensors.set('sr.out_rgb.weight', { ...w, shape: [3, o, 1, 1], data: w.data.slice(0, 3 * o) });
       tensors.set('sr.out_rgb.bias', { ...b, shape: [3], data: b.data.slice(0, 3) });
     });
-    const { rgb: ref, config } = await srWith(old);
+    const { rgb: ref, config } = await srWith(old, inputs());
     assert.equal(config.sr_source_gate, false);
     const err = relativeError(rgb.data, ref.data);
-    const vsGated = relativeError(ref.data, fixtures.tensors.get('super_resolution/out/rgb').data);
+    const vsGated = relativeError(ref.data, real.tensors.get('super_resolution/out/rgb').data);
     console.log(`# super_resolution/rgb at g = 0 vs no gate: ${err.toExponential(3)}; no gate vs the gated fixture: ${vsGated.toExponential(3)}`);
     assert.ok(err <= 1e-6, `g = 0 vs no gate ${err}`);
     assert.ok(vsGated > 100 * TOLERANCE, 'the gate changes nothing on the fixture');
@@ -309,7 +342,7 @@ const PERTURBATIONS = {
   'decoder.fc1.weight': ['triplane_decoder', 'nerf_renderer', 'frame'],
   'sr_source.conv_full.weight': ['super_resolution_source', 'frame'],
   'sr.out1.weight': ['super_resolution', 'frame'],
-  'sr.out_rgb.bias': ['super_resolution', 'frame'],  // its 4th value is the gate's
+  'sr.out_rgb.bias': ['super_resolution', 'frame'],
 };
 
 function writePerturbedModel(tensorName) {

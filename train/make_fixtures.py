@@ -79,12 +79,13 @@ def realistic() -> ModelConfig:
     36-channel coarse image, 32 + 24 samples (a 7-ray block of 224 coarse points is two
     MLP chunks of 168, the second ragged; s3d-64's 24 + 24 fill exactly one), and a 16 x 16
     ray grid (the last 7-ray block is ragged). Its mouth hole is the first models' hard row
-    cut (box [0, 0.58, 1, 1], no feather) and its gate ignores the hole (sr_gate_keep off),
-    as in the first trained models; tiny's is a feathered box with the hole-aware gate."""
+    cut (box [0, 0.58, 1, 1], no feather) with the learned source gate, as in the first
+    trained model; tiny's is a feathered box with the source pasted outside it
+    (sr_paste_source), as in today's config."""
     return dataclasses.replace(
         tiny(), name="realistic", enc_channels=[8, 16, 24, 96], plane_channels=32, feat_channels=32,
         n_coarse=32, n_importance=24, sr_source_channels=[8, 16], sr_hole=[0.0, 0.58, 1.0, 1.0],
-        sr_hole_feather=0.0, sr_gate_keep=False).validate()
+        sr_hole_feather=0.0, sr_source_gate=True, sr_paste_source=False).validate()
 
 
 def build_realistic(out_dir: str) -> None:
@@ -120,7 +121,7 @@ def build_realistic(out_dir: str) -> None:
         add("nerf_renderer", dict(planes, cm=cm[0], code=code[0], pose_src=pose_src, pose_tar=pose_tar),
             {"coarse": out.coarse[0]})
 
-        assert not cfg.sr_gate_keep  # else super_resolution would need ident.src_keep as an input
+        assert cfg.sr_source_gate  # with sr_paste_source super_resolution would need ident.src_keep too
         _, rgb = model.sr(out.coarse, ident.src_full, ident.src_half, ident.src_image)
         add("super_resolution", {"coarse": out.coarse[0], "full": ident.src_full[0], "half": ident.src_half[0],
                    "seen": ident.src_image[0]}, {"rgb": rgb[0]})
@@ -214,7 +215,7 @@ def build_tiny(out_dir: str) -> None:
         add("super_resolution_source", {"image": image, "mask": sr_mask},
             {"full": full[0], "half": half[0], "seen": seen[0], "keep": keep[0]})
 
-        assert cfg.sr_source_gate and cfg.sr_gate_keep
+        assert cfg.sr_paste_source and not cfg.sr_source_gate
         _, rgb = model.sr(out.coarse, full, half, seen, keep)
         add("super_resolution", {"coarse": out.coarse[0], "full": full[0], "half": half[0], "seen": seen[0],
                                  "keep": keep[0]}, {"rgb": rgb[0]})

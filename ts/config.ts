@@ -63,10 +63,12 @@ export interface ModelConfig {
    */
   readonly sr_source_gate: boolean;
   /**
-   * Whether the gate is multiplied by keep = 1 - the mouth-hole weight, so pixels hidden
-   * from the SR source are generated only. Needs `sr_source_gate`. Older model files: false.
+   * Whether the SR pastes the source outside the mouth hole: image = keep * seen +
+   * (1 - keep) * generated, keep = 1 - the mouth-hole weight, so the photo is kept as is
+   * outside the hole and the mouth is generated inside it (no learned gate). Needs a
+   * non-empty `sr_hole`; excludes `sr_source_gate`. Older model files: false.
    */
-  readonly sr_gate_keep: boolean;
+  readonly sr_paste_source: boolean;
   /**
    * Half-size e of the tri-plane box [-e, e]^3, and whether plane y points down: a point
    * p samples the planes and the F_cm map at p / e (y negated when `plane_y_down`), so

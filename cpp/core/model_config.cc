@@ -146,14 +146,21 @@ ModelConfig parse_model_config(const std::string& json) {
       config_error("Expected true or false for config.sr_source_gate but received " + json_preview(*v));
     c.sr_source_gate = v->as_bool();
   }
-  c.sr_gate_keep = false;
-  if (const JsonValue* v = root.find("sr_gate_keep")) {
+  if (const JsonValue* v = root.find("sr_gate_keep"); v && !(v->is_bool() && !v->as_bool()))
+    config_error("config.sr_gate_keep (a hole-aware learned gate, never released) is not supported: "
+                 "convert the file with upgrade_state in train/s3d_nerf/export.py to sr_paste_source");
+  c.sr_paste_source = false;
+  if (const JsonValue* v = root.find("sr_paste_source")) {
     if (!v->is_bool())
-      config_error("Expected true or false for config.sr_gate_keep but received " + json_preview(*v));
-    c.sr_gate_keep = v->as_bool();
+      config_error("Expected true or false for config.sr_paste_source but received " + json_preview(*v));
+    c.sr_paste_source = v->as_bool();
   }
-  if (c.sr_gate_keep && !c.sr_source_gate)
-    config_error("config.sr_gate_keep is true but config.sr_source_gate is not: the keep map multiplies the gate");
+  if (c.sr_paste_source && c.sr_source_gate)
+    config_error("config.sr_paste_source and config.sr_source_gate are both true: the output is either "
+                 "pasted by the mouth hole or blended by a learned gate");
+  if (c.sr_paste_source && c.sr_hole.empty())
+    config_error("config.sr_paste_source is true but config.sr_hole is empty: with no hole there is nothing "
+                 "to generate");
   c.plane_extent = 0.5f;
   if (const JsonValue* v = root.find("plane_extent")) {
     const double d = v->is_number() ? v->as_number() : -1;
@@ -240,7 +247,7 @@ std::string model_config_to_json(const ModelConfig& c) {
   o.set("sr_hole", floats(c.sr_hole));
   o.set("sr_hole_feather", json_float(c.sr_hole_feather));
   o.set("sr_source_gate", JsonValue::boolean(c.sr_source_gate));
-  o.set("sr_gate_keep", JsonValue::boolean(c.sr_gate_keep));
+  o.set("sr_paste_source", JsonValue::boolean(c.sr_paste_source));
   o.set("plane_extent", json_float(c.plane_extent));
   o.set("plane_y_down", JsonValue::boolean(c.plane_y_down));
   o.set("audio", std::move(a));

@@ -64,12 +64,13 @@ struct ModelConfig {
   float sr_hole_feather = 0.04f;
   // The SR's last 1x1 conv has a 4th output, a gate logit; the image is
   // g * seen + (1 - g) * generated, seen = the source as the SR branch sees it
-  // (mouth hidden). Absent from older model files: parsed as false there.
-  bool sr_source_gate = true;
-  // The gate is multiplied by keep = 1 - the mouth hole weight, so hidden pixels are
-  // generated only (sr_gate_keep in config.py says why). Needs sr_source_gate.
+  // (mouth hidden). The first trained model's; absent from older files: false.
+  bool sr_source_gate = false;
+  // No gate: the image is keep * seen + (1 - keep) * generated, keep = 1 - the mouth
+  // hole weight, i.e. the photo outside the hole and generated inside it
+  // (sr_paste_source in config.py says why). Needs a hole; excludes sr_source_gate.
   // Absent from older model files: parsed as false there.
-  bool sr_gate_keep = true;
+  bool sr_paste_source = true;
   // Tri-plane box [-e, e]^3 and orientation (config.py explains the choice): a point p
   // samples the planes and the F_cm map at q = p * plane_scale(). Absent from older
   // model files, which mean e = 0.5, y up (q = 2p): parsed so there.

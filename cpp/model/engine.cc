@@ -72,6 +72,7 @@ struct Engine::Impl {
     auto t2 = Clock::now();
     // same mask: it cuts the mouth hole
     net->sr->source(*pool, rgb, mask, st->sr_full, st->sr_half, st->sr_seen, st->sr_keep);
+    if (net->cfg.sr_paste_source) st->sr_box = net->sr->hole_box(st->sr_keep);
     t.sr_source_ms = ms_since(t2);
     st->planes = planes_from_hwc(feats, net->cfg.plane_channels, net->cfg.plane_scale());
     st->pose_src = pose;
@@ -84,6 +85,9 @@ struct Engine::Impl {
   }
 
   // mel: (n_mels, window) PyTorch layout. Returns rgb (H, W, 3); coarse out if asked.
+  // With sr_paste_source the frame is the photo outside the mouth hole, so unless
+  // the whole coarse image is asked for, only the hole's box is rendered: the NeRF
+  // casts the rays of its coarse window and the SR runs on that crop.
   Tensor render(const IdentityState& id, const float* mel, const Mat4& pose_tar, Tensor* coarse_out) const {
     FrameTimings t;
     auto t0 = Clock::now();
@@ -94,10 +98,15 @@ struct Engine::Impl {
     Tensor cm = net->cross_attention->forward(*pool, id.query, tokens);
     t.attention_ms = ms_since(t1);
     auto t2 = Clock::now();
-    Tensor coarse = net->renderer->render(*pool, id.planes, cm, code.data, id.pose_src, pose_tar);
+    const bool windowed = net->cfg.sr_paste_source && !coarse_out;
+    const PixelBox window = windowed ? net->sr->coarse_window(id.sr_box) : PixelBox{};
+    Tensor coarse = net->renderer->render(*pool, id.planes, cm, code.data, id.pose_src, pose_tar, nullptr,
+                                          windowed ? &window : nullptr);
     t.nerf_ms = ms_since(t2);
     auto t3 = Clock::now();
-    Tensor rgb = net->sr->forward(*pool, coarse, id.sr_full, id.sr_half, id.sr_seen, id.sr_keep);
+    Tensor rgb = windowed
+                     ? net->sr->forward_window(*pool, coarse, id.sr_full, id.sr_half, id.sr_seen, id.sr_keep, id.sr_box)
+                     : net->sr->forward(*pool, coarse, id.sr_full, id.sr_half, id.sr_seen, id.sr_keep);
     t.sr_ms = ms_since(t3);
     t.total_ms = ms_since(t0);
     {

@@ -31,7 +31,8 @@ NerfRenderer::NerfRenderer(const DeformationField& deform, const TriplaneDecoder
     : deform_(deform), decoder_(decoder), cfg_(cfg) {}
 
 Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor& cm_hwc, const float* code,
-                            const Mat4& pose_src, const Mat4& pose_tar, NerfProfile* profile) const {
+                            const Mat4& pose_src, const Mat4& pose_tar, NerfProfile* profile,
+                            const PixelBox* window) const {
   const ModelConfig& c = cfg_;
   const int res = c.render_size, Nc = c.n_coarse, Ni = c.n_importance, S = Nc + Ni;
   const int F = c.feat_channels, C4 = c.point_feat(), OC = c.coarse_channels();
@@ -73,9 +74,16 @@ Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor
   Tensor scratch_all = Tensor::empty({static_cast<int64_t>(per_worker * workers)});
   std::vector<NerfProfile> prof(workers);
 
-  Tensor out = Tensor::empty({res, res, OC});
-  const int n_rays = res * res;
+  const PixelBox box = window ? *window : PixelBox{0, 0, res, res};
+  if (box.x0 < 0 || box.y0 < 0 || box.x1 > res || box.y1 > res)
+    throw Error(ErrorCode::Internal, "NerfRenderer: the ray window lies outside the " + std::to_string(res) +
+                                         "x" + std::to_string(res) + " grid");
+  Tensor out = window ? Tensor::zeros({res, res, OC}) : Tensor::empty({res, res, OC});
+  // Ray i of the window is pixel (box.y0 + i / bw, box.x0 + i % bw) of the grid.
+  const int bw = std::max(0, box.width());
+  const int n_rays = box.empty() ? 0 : bw * box.height();
   const int n_blocks = (n_rays + B - 1) / B;
+  auto pixel_of = [&](int i) { return (box.y0 + i / bw) * res + box.x0 + i % bw; };
 
   pool.parallel_for(n_blocks, 1, [&](int64_t b0, int64_t b1, int worker) {
     float* base = scratch_all.data + per_worker * worker;
@@ -129,7 +137,7 @@ Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor
       const int r0 = static_cast<int>(blk) * B;
       const int nr = std::min(B, n_rays - r0);
       for (int r = 0; r < nr; ++r) {
-        const int pix = r0 + r;
+        const int pix = pixel_of(r0 + r);
         ray_direction(m, pix / res, pix % res, res, c.focal, dirs + r * 3);
         std::copy(t_coarse.begin(), t_coarse.end(), dep_c + r * Nc);
       }
@@ -157,7 +165,7 @@ Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor
         }
         float alpha;
         composite(S, merged, rows.data(), F, F, fo, &alpha, nullptr);
-        float* o = out.data + static_cast<size_t>(r0 + r) * OC;
+        float* o = out.data + static_cast<size_t>(pixel_of(r0 + r)) * OC;
         o[0] = fo[0];
         o[1] = fo[1];
         o[2] = fo[2];

@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "model/camera.h"
+#include "model/pixel_box.h"
 #include "model/triplane.h"
 
 namespace s3d {
@@ -34,9 +35,12 @@ class NerfRenderer {
 
   // planes: the identity's tri-planes; cm_hwc: F_cm map (g, g, cm); code: the
   // audio code (cfg.audio_code floats). Returns the coarse image (r, r, 3+F+1)
-  // channel-last = [rgb = feat[:3], feat, alpha].
+  // channel-last = [rgb = feat[:3], feat, alpha]. With a window, only the rays of
+  // that box of the r x r grid are cast (each exactly as in the full render) and the
+  // rest of the image is 0.
   Tensor render(ThreadPool& pool, const Planes& planes, const Tensor& cm_hwc, const float* code,
-                const Mat4& pose_src, const Mat4& pose_tar, NerfProfile* profile = nullptr) const;
+                const Mat4& pose_src, const Mat4& pose_tar, NerfProfile* profile = nullptr,
+                const PixelBox* window = nullptr) const;
 
   // 7 rays x 48 samples = 2 chunks of 168 points; 168 is a multiple of the
   // GEMM row tiles (14 for AVX-512, also 4, 6, 8, 12), so no ragged tiles at

@@ -65,7 +65,7 @@ TensorMap run_super_resolution_source_stage(const SuperResolution& sr, ThreadPoo
   Tensor full, half, seen, keep;
   sr.source(pool, image.data, mask.data, full, half, seen, keep);
   TensorMap out = {{"full", hwc_to_chw(full)}, {"half", hwc_to_chw(half)}, {"seen", hwc_to_chw(seen)}};
-  if (sr.config().sr_gate_keep) out["keep"] = hwc_to_chw(keep);
+  if (sr.config().sr_paste_source) out["keep"] = hwc_to_chw(keep);
   return out;
 }
 
@@ -75,9 +75,9 @@ TensorMap run_super_resolution_stage(const SuperResolution& sr, ThreadPool& pool
   Tensor coarse = chw_to_hwc(stage_input(in, "coarse", {cfg.coarse_channels(), r, r}));
   Tensor full = chw_to_hwc(stage_input(in, "full", {cfg.sr_source_channels[0], H, H}));
   Tensor half = chw_to_hwc(stage_input(in, "half", {cfg.sr_source_channels[1], H / 2, H / 2}));
-  Tensor seen, keep;  // read only with the source gate (keep: with sr_gate_keep)
-  if (cfg.sr_source_gate) seen = chw_to_hwc(stage_input(in, "seen", {3, H, H}));
-  if (cfg.sr_gate_keep) keep = chw_to_hwc(stage_input(in, "keep", {1, H, H}));
+  Tensor seen, keep;  // seen: read with the gate or the paste; keep: with the paste
+  if (cfg.sr_source_gate || cfg.sr_paste_source) seen = chw_to_hwc(stage_input(in, "seen", {3, H, H}));
+  if (cfg.sr_paste_source) keep = chw_to_hwc(stage_input(in, "keep", {1, H, H}));
   return {{"rgb", hwc_to_chw(sr.forward(pool, coarse, full, half, seen, keep))}};
 }
 

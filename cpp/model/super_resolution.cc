@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -40,7 +41,7 @@ void SuperResolution::source(ThreadPool& pool, const float* image, const float* 
   const int H = cfg_.image_size, c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
   const float slope = cfg_.lrelu_slope;
   if (seen.shape != Shape{H, H, 3} || !seen.defined()) seen = Tensor::empty({H, H, 3});
-  const bool with_keep = cfg_.sr_gate_keep;
+  const bool with_keep = cfg_.sr_paste_source;
   if (with_keep && (keep.shape != Shape{H, H, 1} || !keep.defined())) keep = Tensor::empty({H, H, 1});
   // Hole weights per row and per column (hole_weight in super_resolution.py, in float
   // like the reference): the weight of pixel (y, x) is mask * (wy[y] * wx[x]).
@@ -78,9 +79,11 @@ void SuperResolution::source(ThreadPool& pool, const float* image, const float* 
 }
 
 // Three ping-pong buffers cover the six large intermediates (lifetimes:
-// x -> h3 in a, h1 -> up2(h2) in b, h2 -> h4 in c).
+// x -> h3 in a, h1 -> up2(h2) in b, h2 -> h4 in c); gate holds the gate logits
+// (sr_source_gate); the crop_* and gen buffers serve forward_window.
 struct SuperResolution::Scratch {
-  Tensor a, b, c, rgb_mid;
+  Tensor a, b, c, rgb_mid, gate;
+  Tensor crop_coarse, crop_half, crop_full, gen;
 };
 
 SuperResolution::~SuperResolution() = default;
@@ -102,6 +105,7 @@ std::unique_ptr<SuperResolution::Scratch> SuperResolution::acquire_scratch() con
   s->b = Tensor::empty({std::max(nm * m, nf * m)});
   s->c = Tensor::empty({std::max(nm * m, nf * o)});
   s->rgb_mid = Tensor::empty({nm * 3});
+  if (cfg_.sr_source_gate) s->gate = Tensor::empty({nf});
   return s;
 }
 
@@ -110,74 +114,168 @@ void SuperResolution::release_scratch(std::unique_ptr<Scratch> s) const {
   scratch_.push_back(std::move(s));
 }
 
-Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Tensor& full,
-                                const Tensor& half, const Tensor& seen, const Tensor& keep) const {
-  const int r = cfg_.render_size, hm = 2 * r, H = cfg_.image_size;
+// Hands the scratch back even when a kernel throws.
+struct SuperResolution::ScratchLease {
+  const SuperResolution* self;
+  std::unique_ptr<Scratch> s;
+  explicit ScratchLease(const SuperResolution* sr) : self(sr), s(sr->acquire_scratch()) {}
+  ~ScratchLease() { self->release_scratch(std::move(s)); }
+};
+
+void SuperResolution::generate(ThreadPool& pool, Scratch& sc, const float* coarse, int ch, int cw,
+                               const float* half, const float* full, float* rgb, float* gate_logit) const {
   const int cc = cfg_.coarse_channels(), c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
   const int m = cfg_.sr_mid_channels, o = cfg_.sr_out_channels;
   const float slope = cfg_.lrelu_slope;
-  check_shape(coarse, {r, r, cc}, "the coarse render");
-  check_shape(full, {H, H, c0}, "the SR source features (full)");
-  check_shape(half, {hm, hm, c1}, "the SR source features (half)");
-  if (cfg_.sr_source_gate) check_shape(seen, {H, H, 3}, "the SR source image (seen)");
-  if (cfg_.sr_gate_keep) check_shape(keep, {H, H, 1}, "the SR keep map (1 - mouth hole)");
-  const int64_t nm = static_cast<int64_t>(hm) * hm, nf = static_cast<int64_t>(H) * H;
-
-  std::unique_ptr<Scratch> sc = acquire_scratch();
-  struct Release {  // hands the buffers back even when a kernel throws
-    const SuperResolution* self;
-    std::unique_ptr<Scratch>& s;
-    ~Release() { self->release_scratch(std::move(s)); }
-  } release{this, sc};
-  float* x = sc->a.data;
-  float* h1 = sc->b.data;
-  float* h2 = sc->c.data;
-  float* rgb_mid = sc->rgb_mid.data;
+  const int mh = 2 * ch, mw = 2 * cw, fh = 4 * ch, fw = 4 * cw;
+  const int64_t nm = static_cast<int64_t>(mh) * mw, nf = static_cast<int64_t>(fh) * fw;
+  float* x = sc.a.data;
+  float* h1 = sc.b.data;
+  float* h2 = sc.c.data;
+  float* rgb_mid = sc.rgb_mid.data;
 
   // Image/2: x = up2(coarse); h = lrelu(mid2(lrelu(mid1([x, half])))).
-  upsample_bilinear2x(&pool, coarse.data, r, r, cc, x);
-  conv2d(&pool, {{x, cc}, {half.data, c1}}, hm, hm, mid1_, h1, Act::LeakyRelu, slope);
+  upsample_bilinear2x(&pool, coarse, ch, cw, cc, x);
+  conv2d(&pool, {{x, cc}, {half, c1}}, mh, mw, mid1_, h1, Act::LeakyRelu, slope);
   // rgb_mid starts as the skip x[..., :3]; mid_rgb(h) accumulates onto it.
   for (int64_t i = 0; i < nm; ++i)
     for (int k = 0; k < 3; ++k) rgb_mid[i * 3 + k] = x[i * cc + k];
-  conv2d(&pool, {{h1, m}}, hm, hm, mid2_, h2, Act::LeakyRelu, slope);
+  conv2d(&pool, {{h1, m}}, mh, mw, mid2_, h2, Act::LeakyRelu, slope);
   Epilogue acc;
   acc.bias = mid_rgb_.bias.data();
   acc.accumulate = true;
   gemm(&pool, static_cast<int>(nm), h2, m, mid_rgb_.w, rgb_mid, 3, acc);
 
   // Image: h = lrelu(out2(lrelu(out1([up2(h), full])))); rgb = out_rgb(h) + up2(rgb_mid).
-  float* hu = sc->b.data;  // h1 is dead
-  upsample_bilinear2x(&pool, h2, hm, hm, m, hu);
-  float* h3 = sc->a.data;  // x is dead
-  conv2d(&pool, {{hu, m}, {full.data, c0}}, H, H, out1_, h3, Act::LeakyRelu, slope);
-  float* h4 = sc->c.data;  // h2 is dead
-  conv2d(&pool, {{h3, o}}, H, H, out2_, h4, Act::LeakyRelu, slope);
-  Tensor rgb = Tensor::empty({H, H, 3});
-  upsample_bilinear2x(&pool, rgb_mid, hm, hm, 3, rgb.data);
-  acc.bias = out_rgb_.bias.data();
-  if (!cfg_.sr_source_gate) {
-    gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, rgb.data, 3, acc);
-    return rgb;
+  float* hu = sc.b.data;  // h1 is dead
+  upsample_bilinear2x(&pool, h2, mh, mw, m, hu);
+  float* h3 = sc.a.data;  // x is dead
+  conv2d(&pool, {{hu, m}, {full, c0}}, fh, fw, out1_, h3, Act::LeakyRelu, slope);
+  float* h4 = sc.c.data;  // h2 is dead
+  conv2d(&pool, {{h3, o}}, fh, fw, out2_, h4, Act::LeakyRelu, slope);
+  upsample_bilinear2x(&pool, rgb_mid, mh, mw, 3, rgb);
+  if (!gate_logit) {
+    acc.bias = out_rgb_.bias.data();
+    gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, rgb, 3, acc);
+    return;
   }
-  // Gate: out = out_rgb(h) (nf, 4); gen = out[:3] + up2(rgb_mid); rgb = gen + g * (seen - gen).
-  float* out = sc->a.data;  // h3 is dead; nf * 4 <= nf * o
+  // out = out_rgb(h) (nf, 4): rgb += out[:3], gate_logit = out[3].
+  float* out = sc.a.data;  // h3 is dead; nf * 4 <= nf * o
   Epilogue plain;
   plain.bias = out_rgb_.bias.data();
   gemm(&pool, static_cast<int>(nf), h4, o, out_rgb_.w, out, 4, plain);
-  const float* src = seen.data;
-  const float* kp = cfg_.sr_gate_keep ? keep.data : nullptr;
-  float* dst = rgb.data;
   pool.parallel_for(nf, 4096, [&](int64_t begin, int64_t end, int) {
     for (int64_t i = begin; i < end; ++i) {
-      float g = 1.f / (1.f + std::exp(-kGateGain * out[i * 4 + 3]));
-      if (kp) g *= kp[i];
-      for (int k = 0; k < 3; ++k) {
-        const float gen = out[i * 4 + k] + dst[i * 3 + k];
-        dst[i * 3 + k] = gen + g * (src[i * 3 + k] - gen);
-      }
+      for (int k = 0; k < 3; ++k) rgb[i * 3 + k] = out[i * 4 + k] + rgb[i * 3 + k];
+      gate_logit[i] = out[i * 4 + 3];
     }
   });
+}
+
+void SuperResolution::check_inputs(const Tensor& coarse, const Tensor& full, const Tensor& half, const Tensor& seen,
+                                   const Tensor& keep) const {
+  const int r = cfg_.render_size, H = cfg_.image_size;
+  check_shape(coarse, {r, r, cfg_.coarse_channels()}, "the coarse render");
+  check_shape(full, {H, H, cfg_.sr_source_channels[0]}, "the SR source features (full)");
+  check_shape(half, {2 * r, 2 * r, cfg_.sr_source_channels[1]}, "the SR source features (half)");
+  if (cfg_.sr_source_gate || cfg_.sr_paste_source) check_shape(seen, {H, H, 3}, "the SR source image (seen)");
+  if (cfg_.sr_paste_source) check_shape(keep, {H, H, 1}, "the SR keep map (1 - mouth hole)");
+}
+
+Tensor SuperResolution::forward(ThreadPool& pool, const Tensor& coarse, const Tensor& full,
+                                const Tensor& half, const Tensor& seen, const Tensor& keep) const {
+  const int r = cfg_.render_size, H = cfg_.image_size;
+  check_inputs(coarse, full, half, seen, keep);
+  const int64_t nf = static_cast<int64_t>(H) * H;
+  ScratchLease lease(this);
+  Scratch& sc = *lease.s;
+  Tensor rgb = Tensor::empty({H, H, 3});
+  generate(pool, sc, coarse.data, r, r, half.data, full.data, rgb.data,
+           cfg_.sr_source_gate ? sc.gate.data : nullptr);
+  const float* src = seen.data;
+  float* dst = rgb.data;
+  if (cfg_.sr_paste_source) {  // rgb = keep * seen + (1 - keep) * generated: the photo outside the hole
+    const float* kp = keep.data;
+    pool.parallel_for(nf, 4096, [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int k = 0; k < 3; ++k) dst[i * 3 + k] += kp[i] * (src[i * 3 + k] - dst[i * 3 + k]);
+    });
+  } else if (cfg_.sr_source_gate) {  // rgb = gen + g * (seen - gen)
+    const float* logit = sc.gate.data;
+    pool.parallel_for(nf, 4096, [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) {
+        const float g = 1.f / (1.f + std::exp(-kGateGain * logit[i]));
+        for (int k = 0; k < 3; ++k) dst[i * 3 + k] = dst[i * 3 + k] + g * (src[i * 3 + k] - dst[i * 3 + k]);
+      }
+    });
+  }
+  return rgb;
+}
+
+PixelBox SuperResolution::hole_box(const Tensor& keep) const {
+  const int H = cfg_.image_size;
+  check_shape(keep, {H, H, 1}, "the SR keep map (1 - mouth hole)");
+  PixelBox b{H, H, 0, 0};
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < H; ++x)
+      if (keep.data[static_cast<int64_t>(y) * H + x] < 1.f) {
+        b.x0 = std::min(b.x0, x);
+        b.y0 = std::min(b.y0, y);
+        b.x1 = std::max(b.x1, x + 1);
+        b.y1 = std::max(b.y1, y + 1);
+      }
+  return b.empty() ? PixelBox{} : b;
+}
+
+PixelBox SuperResolution::coarse_window(const PixelBox& out) const {
+  return out.coarser(cfg_.image_size / cfg_.render_size, kWindowMargin, cfg_.render_size);
+}
+
+Tensor SuperResolution::forward_window(ThreadPool& pool, const Tensor& coarse, const Tensor& full,
+                                       const Tensor& half, const Tensor& seen, const Tensor& keep,
+                                       const PixelBox& out) const {
+  if (!cfg_.sr_paste_source)
+    throw Error(ErrorCode::Internal, "SuperResolution::forward_window needs sr_paste_source");
+  check_inputs(coarse, full, half, seen, keep);
+  const int r = cfg_.render_size, H = cfg_.image_size;
+  if (out.x0 < 0 || out.y0 < 0 || out.x1 > H || out.y1 > H)
+    throw Error(ErrorCode::Internal, "SuperResolution::forward_window: the box lies outside the image");
+  Tensor rgb = Tensor::empty({H, H, 3});
+  std::memcpy(rgb.data, seen.data, sizeof(float) * rgb.numel());  // keep = 1 outside the box
+  if (out.empty()) return rgb;
+  const PixelBox cw = coarse_window(out);
+  const int cc = cfg_.coarse_channels(), c0 = cfg_.sr_source_channels[0], c1 = cfg_.sr_source_channels[1];
+  ScratchLease lease(this);
+  Scratch& sc = *lease.s;
+  if (!sc.gen.defined()) {  // sized for the whole image, so any window fits
+    const int64_t nf = static_cast<int64_t>(H) * H;
+    sc.crop_coarse = Tensor::empty({static_cast<int64_t>(r) * r * cc});
+    sc.crop_half = Tensor::empty({nf / 4 * c1});
+    sc.crop_full = Tensor::empty({nf * c0});
+    sc.gen = Tensor::empty({nf * 3});
+  }
+  // Copies rows [y0, y1) x columns [x0, x1) of a (?, w, c) image, densely.
+  auto crop = [](const float* img, int w, int c, int s, const PixelBox& b, float* dst) {
+    const int x0 = b.x0 * s, x1 = b.x1 * s;
+    for (int y = b.y0 * s; y < b.y1 * s; ++y, dst += static_cast<size_t>(x1 - x0) * c)
+      std::memcpy(dst, img + (static_cast<size_t>(y) * w + x0) * c, sizeof(float) * (x1 - x0) * c);
+  };
+  crop(coarse.data, r, cc, 1, cw, sc.crop_coarse.data);
+  crop(half.data, 2 * r, c1, 2, cw, sc.crop_half.data);
+  crop(full.data, H, c0, 4, cw, sc.crop_full.data);
+  generate(pool, sc, sc.crop_coarse.data, cw.height(), cw.width(), sc.crop_half.data, sc.crop_full.data,
+           sc.gen.data, nullptr);
+  // rgb = keep * seen + (1 - keep) * generated inside the box, as forward() does.
+  const int gw = 4 * cw.width(), gx0 = 4 * cw.x0, gy0 = 4 * cw.y0;
+  const float* src = seen.data;
+  const float* kp = keep.data;
+  const float* gen = sc.gen.data;
+  for (int y = out.y0; y < out.y1; ++y)
+    for (int x = out.x0; x < out.x1; ++x) {
+      const int64_t p = static_cast<int64_t>(y) * H + x;
+      const float* g = gen + (static_cast<int64_t>(y - gy0) * gw + (x - gx0)) * 3;
+      for (int k = 0; k < 3; ++k) rgb.data[p * 3 + k] = g[k] + kp[p] * (src[p * 3 + k] - g[k]);
+    }
   return rgb;
 }
 

@@ -529,26 +529,31 @@ static void test_model_config() {
   {
     // Older files: sr_hide_below = b is the box {0, b, 1, 1} without feather; b = 0 or
     // neither key is no hole; an empty sr_hole is no hole either.
-    const std::string legacy = remove_key(remove_key(js, "sr_hole"), "sr_hole_feather");
+    // (Files of that time had no paste either: it needs a hole.)
+    const std::string legacy = remove_key(remove_key(remove_key(js, "sr_hole"), "sr_hole_feather"), "sr_paste_source");
     CHECK(parse_model_config(legacy).sr_hole.empty());
     const std::string b58 = mutate(legacy, "sr_hide_below", JsonValue::number(0.58));
     CHECK(parse_model_config(b58).sr_hole == std::vector<float>({0.f, 0.58f, 1.f, 1.f}));
     CHECK_EQ(parse_model_config(b58).sr_hole_feather, 0.f);
     CHECK(parse_model_config(mutate(legacy, "sr_hide_below", JsonValue::number(0))).sr_hole.empty());
-    CHECK(parse_model_config(mutate(js, "sr_hole", JsonValue::array())).sr_hole.empty());
+    CHECK(parse_model_config(mutate(mutate(js, "sr_paste_source", JsonValue::boolean(false)), "sr_hole",
+                                    JsonValue::array())).sr_hole.empty());
     // sr_hole wins over a stray sr_hide_below.
     CHECK(parse_model_config(mutate(js, "sr_hide_below", JsonValue::number(0.5))).sr_hole == c.sr_hole);
   }
-  // SR source gate: written, read back, absent = off (older files have a 3-row out_rgb).
-  CHECK(c.sr_source_gate);
-  CHECK(js.find("\"sr_source_gate\":true,") != std::string::npos);
-  CHECK(!parse_model_config(remove_key(remove_key(js, "sr_source_gate"), "sr_gate_keep")).sr_source_gate);
-  CHECK(!parse_model_config(mutate(mutate(js, "sr_source_gate", JsonValue::boolean(false)), "sr_gate_keep",
-                                   JsonValue::boolean(false))).sr_source_gate);
-  // Hole-aware gate: written, read back, absent = off.
-  CHECK(c.sr_gate_keep);
-  CHECK(js.find("\"sr_source_gate\":true,\"sr_gate_keep\":true,") != std::string::npos);
-  CHECK(!parse_model_config(remove_key(js, "sr_gate_keep")).sr_gate_keep);
+  // SR source gate (the first trained model's): read back, absent = off (older files
+  // have a 3-row out_rgb).
+  CHECK(!c.sr_source_gate);
+  const std::string gated = mutate(mutate(js, "sr_paste_source", JsonValue::boolean(false)), "sr_source_gate",
+                                   JsonValue::boolean(true));
+  CHECK(parse_model_config(gated).sr_source_gate);
+  CHECK(!parse_model_config(remove_key(gated, "sr_source_gate")).sr_source_gate);
+  // The unreleased hole-aware gate's key: false (files of the time) is read, true refused.
+  CHECK(parse_model_config(mutate(gated, "sr_gate_keep", JsonValue::boolean(false))).sr_source_gate);
+  // Paste: written, read back, absent = off.
+  CHECK(c.sr_paste_source);
+  CHECK(js.find("\"sr_paste_source\":true,") != std::string::npos);
+  CHECK(!parse_model_config(remove_key(js, "sr_paste_source")).sr_paste_source);
   // Tri-plane box: written, read back, and absent = the first design (e 0.5, y up: q = 2p).
   CHECK_EQ(c.plane_extent, 0.3166f);
   CHECK(c.plane_y_down);
@@ -587,7 +592,7 @@ static void test_model_config() {
   CHECK(!t.sr_source_gate);         // absent
 
   using J = JsonValue;
-  const std::string legacy_js = remove_key(remove_key(js, "sr_hole"), "sr_hole_feather");
+  const std::string legacy_js = remove_key(remove_key(remove_key(js, "sr_hole"), "sr_hole_feather"), "sr_paste_source");
   struct Case {
     std::string json;
     std::string msg;
@@ -627,8 +632,11 @@ static void test_model_config() {
       {mutate(js, "plane_extent", J::string("1")), "Expected a number in (0, 100] for config.plane_extent but received \"1\""},
       {mutate(js, "plane_y_down", J::number(1)), "Expected true or false for config.plane_y_down but received 1"},
       {mutate(js, "sr_source_gate", J::string("yes")), "Expected true or false for config.sr_source_gate but received \"yes\""},
-      {mutate(js, "sr_gate_keep", J::number(1)), "Expected true or false for config.sr_gate_keep but received 1"},
-      {mutate(js, "sr_source_gate", J::boolean(false)), "config.sr_gate_keep is true but config.sr_source_gate is not"},
+      {mutate(js, "sr_paste_source", J::number(1)), "Expected true or false for config.sr_paste_source but received 1"},
+      {mutate(js, "sr_source_gate", J::boolean(true)), "config.sr_paste_source and config.sr_source_gate are both true"},
+      {mutate(js, "sr_hole", J::array()), "config.sr_paste_source is true but config.sr_hole is empty"},
+      {mutate(js, "sr_gate_keep", J::boolean(true)), "config.sr_gate_keep (a hole-aware learned gate, never released) is not supported"},
+      {mutate(js, "sr_gate_keep", J::number(1)), "config.sr_gate_keep (a hole-aware learned gate, never released) is not supported"},
       {mutate(legacy_js, "sr_hide_below", J::number(1)), "Expected a number in [0, 1) for config.sr_hide_below but received 1"},
       {mutate(legacy_js, "sr_hide_below", J::number(-0.1)), "Expected a number in [0, 1) for config.sr_hide_below but received -0.1"},
       {mutate(legacy_js, "sr_hide_below", J::string("0.5")), "Expected a number in [0, 1) for config.sr_hide_below but received \"0.5\""},

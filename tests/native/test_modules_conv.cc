@@ -11,6 +11,7 @@
 // Benchmark mode (no parity checks): time Encoder::forward and SuperResolution::forward
 // on any model file, e.g. a random s3d-64 one (see the report in the PR):
 //   /tmp/test_modules_conv --bench .cache/s3d64.safetensors [threads=2] [reps=3]
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <cmath>
@@ -112,6 +113,80 @@ void check_stage(const std::string& stage, const StageFn& fn, const SafetensorsF
   }
 }
 
+// forward_window (the engine's sr_paste_source path) against forward on random
+// non-zero inputs: inside the box the two agree to float rounding, outside it the
+// frame is seen. Boxes: one cell-sized in the middle (every crop edge inside the
+// image), one at each corner (crop edges on the image border), the whole image, empty.
+void test_sr_window(const SuperResolution& sr, ThreadPool& pool) {
+  const ModelConfig& c = sr.config();
+  if (!c.sr_paste_source) {
+    std::printf("FAIL sr window: the fixture model must have sr_paste_source\n");
+    ++g_failures;
+    return;
+  }
+  const int r = c.render_size, H = c.image_size;
+  uint32_t seed = 7;
+  auto fill = [&](Shape s, float lo, float hi) {
+    Tensor t = Tensor::empty(std::move(s));
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      seed = seed * 1664525u + 1013904223u;
+      t.data[i] = lo + (hi - lo) * static_cast<float>(seed >> 8) / 16777216.f;
+    }
+    return t;
+  };
+  const Tensor coarse = fill({r, r, c.coarse_channels()}, -1.f, 1.f);
+  const Tensor full = fill({H, H, c.sr_source_channels[0]}, 0.f, 1.f);
+  const Tensor half = fill({H / 2, H / 2, c.sr_source_channels[1]}, 0.f, 1.f);
+  const Tensor seen = fill({H, H, 3}, 0.f, 1.f);
+  const Tensor keep = fill({H, H, 1}, 0.f, 1.f);  // every pixel partly generated
+  const Tensor ref = sr.forward(pool, coarse, full, half, seen, keep);
+  const int q = H / 4, mid = H / 2;
+  const std::vector<PixelBox> boxes = {{mid - 4, mid - 4, mid + 4, mid}, {0, 0, q, q}, {H - q, 0, H, q},
+                                       {0, H - q, q, H},                     {H - q, H - q, H, H}, {0, 0, H, H},
+                                       {}};
+  for (const PixelBox& b : boxes) {
+    const Tensor got = sr.forward_window(pool, coarse, full, half, seen, keep, b);
+    double num = 0, den = 0, outside = 0;
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < H; ++x)
+        for (int k = 0; k < 3; ++k) {
+          const int64_t i = (static_cast<int64_t>(y) * H + x) * 3 + k;
+          if (x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1) {
+            num += (got.data[i] - ref.data[i]) * (got.data[i] - ref.data[i]);
+            den += ref.data[i] * ref.data[i];
+          } else {
+            outside = std::max(outside, static_cast<double>(std::fabs(got.data[i] - seen.data[i])));
+          }
+        }
+    const double e = b.empty() ? 0 : std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+    // Observed 0 (the same sums in the same order); 1e-6 leaves room for a GEMM tiling
+    // that depends on the crop width.
+    const bool ok = e <= 1e-6 && outside == 0;
+    const PixelBox cw = sr.coarse_window(b);
+    std::printf("%s sr window [%d,%d)x[%d,%d) (coarse [%d,%d)x[%d,%d)): rel err %.3e inside, max |rgb - seen| "
+                "outside %.1e\n",
+                ok ? "ok  " : "FAIL", b.x0, b.x1, b.y0, b.y1, cw.x0, cw.x1, cw.y0, cw.y1, e, outside);
+    if (!ok) ++g_failures;
+  }
+  // The middle box's window must lie inside the grid, or the check above proves little.
+  const PixelBox cw = sr.coarse_window(boxes[0]);
+  if (cw.x0 == 0 || cw.y0 == 0 || cw.x1 == r || cw.y1 == r) {
+    std::printf("FAIL sr window: the middle box's coarse window touches the border\n");
+    ++g_failures;
+  }
+  // hole_box: the bounding box of keep < 1.
+  Tensor k1 = Tensor::empty({H, H, 1});
+  std::fill(k1.data, k1.data + k1.numel(), 1.f);
+  const bool none = sr.hole_box(k1).empty();
+  k1.data[5 * H + 9] = 0.5f;
+  k1.data[11 * H + 3] = 0.f;
+  const PixelBox hb = sr.hole_box(k1);
+  const bool ok = none && hb == PixelBox{3, 5, 10, 12};
+  std::printf("%s sr hole_box: empty for keep = 1, [%d,%d)x[%d,%d) for two hidden pixels\n", ok ? "ok  " : "FAIL",
+              hb.x0, hb.x1, hb.y0, hb.y1);
+  if (!ok) ++g_failures;
+}
+
 int parity(const std::string& dir) {
   Weights w = Weights::load(dir + "/model.safetensors");
   SafetensorsFile fx = read_safetensors(dir + "/stages.safetensors");
@@ -156,6 +231,7 @@ int parity(const std::string& dir) {
                 e);
     if (!ok) ++g_failures;
   }
+  test_sr_window(m.sr, pool3);
   // A mis-shaped stage input must be rejected, not read out of bounds.
   try {
     TensorMap bad{{"mel", Tensor::zeros({3, 3})}};

@@ -194,6 +194,25 @@ static void test_stages(const std::string& model_path, const std::string& stages
     const Tensor img1 = renderer.render(one, planes, cm, code, pose_src, pose_tar);
     check(std::memcmp(img.data, img1.data, sizeof(float) * img.numel()) == 0,
           "nerf_renderer: 1 and 2 threads bit-identical");
+    // A ray window (the engine's mouth-hole path) casts each of its rays exactly as the
+    // full render does and leaves every other pixel 0; an empty window casts none.
+    const int res = cfg.render_size, oc = static_cast<int>(img.dim(2));
+    for (const PixelBox& b : {PixelBox{1, 2, res - 3, res - 1}, PixelBox{0, 0, 1, res}, PixelBox{}}) {
+      const Tensor win = renderer.render(pool, planes, cm, code, pose_src, pose_tar, nullptr, &b);
+      bool same = win.shape == img.shape, zero = true;
+      for (int y = 0; same && y < res; ++y)
+        for (int x = 0; x < res; ++x) {
+          const float* got = win.data + (static_cast<int64_t>(y) * res + x) * oc;
+          const float* want = img.data + (static_cast<int64_t>(y) * res + x) * oc;
+          if (x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1)
+            same = same && std::memcmp(got, want, sizeof(float) * oc) == 0;
+          else
+            zero = zero && std::all_of(got, got + oc, [](float v) { return v == 0.f; });
+        }
+      check(same && zero, "nerf_renderer: window [" + std::to_string(b.x0) + "," + std::to_string(b.x1) + ")x[" +
+                              std::to_string(b.y0) + "," + std::to_string(b.y1) +
+                              ") bit-identical inside, 0 outside");
+    }
   }
 }
 

@@ -72,12 +72,15 @@ class ModelConfig:
     # g * source + (1 - g) * generated, with the source as the SR branch sees it (mouth
     # hidden) [ours]. Without it the SR re-synthesises every pixel through two 3x3 convs
     # and after 3.8k CPU steps the whole frame, eyes and background included, was blurred.
-    sr_source_gate: bool = True
-    # The gate is multiplied by keep = 1 - the mouth hole: hidden pixels are generated
-    # only [ours]. Without it the gate stayed near its 0.95 start everywhere (7k steps),
-    # so in the hole the SR had to output (target - 0.95 * grey) / 0.05 and its gradient
-    # there was scaled by 1 - g.
-    sr_gate_keep: bool = True
+    # The first trained model (7k steps) has it; its gate stayed near its 0.95 start.
+    sr_source_gate: bool = False
+    # No gate: the output is keep * source + (1 - keep) * generated, keep = 1 - the mouth
+    # hole, i.e. the photo outside the hole and generated inside it, as in Wav2Lip
+    # [ours]. Inference renders the photo's own pose, so outside the mouth the photo is
+    # the answer. A learned gate multiplied by keep fell to 0.5-0.7 over held-out faces
+    # and blurred them (training targets move their heads relative to the source, and
+    # there a blurred face beats a misplaced copy). Needs sr_hole; excludes sr_source_gate.
+    sr_paste_source: bool = True
     audio: AudioConfig = field(default_factory=AudioConfig)
 
     # derived sizes
@@ -128,7 +131,8 @@ class ModelConfig:
             x0, y0, x1, y1 = self.sr_hole
             assert 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0, "sr_hole must be a box inside [0, 1]"
         assert 0.0 <= self.sr_hole_feather < 1.0
-        assert self.sr_source_gate or not self.sr_gate_keep, "sr_gate_keep needs sr_source_gate"
+        assert not (self.sr_source_gate and self.sr_paste_source), "sr_paste_source excludes sr_source_gate"
+        assert self.sr_hole or not self.sr_paste_source, "sr_paste_source needs an sr_hole"
         assert self.plane_extent > 0
         return self
 
@@ -147,7 +151,10 @@ class ModelConfig:
         d.setdefault("plane_extent", 0.5)
         d.setdefault("plane_y_down", False)
         d.setdefault("sr_source_gate", False)
-        d.setdefault("sr_gate_keep", False)
+        if d.pop("sr_gate_keep", False):
+            raise ValueError("sr_gate_keep (a hole-aware learned gate, never released) is not supported: "
+                             "convert the file with export.upgrade_state to sr_paste_source")
+        d.setdefault("sr_paste_source", False)
         return ModelConfig(**d).validate()
 
 

@@ -24,25 +24,28 @@ def export(model: S3DNeRF, path: str, provenance: Dict, dtype: torch.dtype = tor
 
 
 # Config keys that change what the model computes but none of its tensors.
-WEIGHTLESS_KEYS = ("sr_hole", "sr_hole_feather", "sr_gate_keep")
+WEIGHTLESS_KEYS = ("sr_hole", "sr_hole_feather", "sr_paste_source")
 
 
 def upgrade_state(tensors: Dict[str, torch.Tensor], old: ModelConfig, new: ModelConfig) -> Dict[str, torch.Tensor]:
     """Weights of a model with config `old` as the start of one with config `new`, where
-    the two differ only by sr_source_gate off -> on and by the keys that hold no weights
-    (the mouth hole: sr_hole, sr_hole_feather; sr_gate_keep). Turning the gate on gives
-    the SR's last conv the gate row (weight 0, bias GATE_INIT_LOGIT / GATE_GAIN: g = 0.95,
-    mostly the source, at first). Any other difference raises ValueError."""
+    the two differ only by sr_source_gate and by the keys that hold no weights (the mouth
+    hole: sr_hole, sr_hole_feather; sr_paste_source). Turning the gate on gives the SR's
+    last conv the gate row (weight 0, bias GATE_INIT_LOGIT / GATE_GAIN: g = 0.95, mostly
+    the source, at first); turning it off drops that row. Any other difference raises
+    ValueError."""
     a, b = json.loads(old.to_json()), json.loads(new.to_json())
     for k in ("sr_source_gate",) + WEIGHTLESS_KEYS:
         a.pop(k), b.pop(k)
-    if a != b or (old.sr_source_gate and not new.sr_source_gate):
-        raise ValueError("the configs differ by more than sr_source_gate off -> on and the mouth hole")
+    if a != b:
+        raise ValueError("the configs differ by more than sr_source_gate and the mouth hole")
     out = {k: v.float() for k, v in tensors.items()}
+    w, bias = out["sr.out_rgb.weight"], out["sr.out_rgb.bias"]            # (3[+1],o,1,1), (3[+1],)
     if new.sr_source_gate and not old.sr_source_gate:
-        w, bias = out["sr.out_rgb.weight"], out["sr.out_rgb.bias"]        # (3,o,1,1), (3,)
         out["sr.out_rgb.weight"] = torch.cat([w, torch.zeros_like(w[:1])])
         out["sr.out_rgb.bias"] = torch.cat([bias, torch.full_like(bias[:1], GATE_INIT_LOGIT / GATE_GAIN)])
+    elif old.sr_source_gate and not new.sr_source_gate:
+        out["sr.out_rgb.weight"], out["sr.out_rgb.bias"] = w[:3], bias[:3]
     return out
 
 

@@ -28,7 +28,7 @@ class Identity:
     src_half: torch.Tensor      # ... and at image/2
     pose_src: torch.Tensor      # (B, 4, 4)
     src_image: torch.Tensor     # the source as the SR branch sees it (hide_mouth), (B, 3, H, W)
-    src_keep: torch.Tensor      # 1 - the mouth hole, (B, 1, H, W); multiplies the SR gate (sr_gate_keep)
+    src_keep: torch.Tensor      # 1 - the mouth hole, (B, 1, H, W); where the SR pastes the source (sr_paste_source)
 
     def map(self, fn) -> "Identity":
         """fn applied to every tensor (e.g. one row per target frame): callers need not

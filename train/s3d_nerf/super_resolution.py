@@ -83,7 +83,7 @@ class SuperResolution(nn.Module):
         self.out1 = nn.Conv2d(m + c0, o, 3, padding=1)
         self.out2 = nn.Conv2d(o, o, 3, padding=1)
         self.gate = cfg.sr_source_gate
-        self.gate_keep = cfg.sr_gate_keep
+        self.paste = cfg.sr_paste_source
         self.out_rgb = nn.Conv2d(o, 4 if self.gate else 3, 1)   # rgb [+ gate logit / GATE_GAIN]
         if self.gate:
             with torch.no_grad():
@@ -94,8 +94,8 @@ class SuperResolution(nn.Module):
                 src_image: torch.Tensor | None = None, src_keep: torch.Tensor | None = None):
         """coarse (B,36,r,r) = [rgb, feat, alpha]; src_full/src_half the source branch's
         features; src_image (B,3,H,W) the source as the branch saw it (hide_mouth), needed
-        with sr_source_gate; src_keep (B,1,H,W) = 1 - the mouth hole, needed with
-        sr_gate_keep. Returns (rgb at image/2, rgb at image)."""
+        with sr_source_gate or sr_paste_source; src_keep (B,1,H,W) = 1 - the mouth hole,
+        needed with sr_paste_source. Returns (rgb at image/2, rgb at image)."""
         s = self.slope
         x = up2(coarse)
         h = F.leaky_relu(self.mid1(torch.cat([x, src_half], 1)), s)
@@ -105,13 +105,14 @@ class SuperResolution(nn.Module):
         h = F.leaky_relu(self.out2(h), s)
         out = self.out_rgb(h)
         rgb = out[:, :3] + up2(rgb_mid)
+        if self.paste:
+            if src_image is None or src_keep is None:
+                raise ValueError("this SR pastes the source outside the mouth hole (sr_paste_source): "
+                                 "pass src_image and src_keep")
+            return rgb_mid, rgb + src_keep * (src_image - rgb)
         if not self.gate:
             return rgb_mid, rgb
         if src_image is None:
             raise ValueError("this SR has a source gate (sr_source_gate): pass src_image")
         g = torch.sigmoid(GATE_GAIN * out[:, 3:4])                      # (B,1,H,W)
-        if self.gate_keep:
-            if src_keep is None:
-                raise ValueError("this SR's gate skips the mouth hole (sr_gate_keep): pass src_keep")
-            g = g * src_keep
         return rgb_mid, rgb + g * (src_image - rgb)

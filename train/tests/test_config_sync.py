@@ -48,8 +48,8 @@ TS_TYPE = {"str": "string", "int": "number", "float": "number", "bool": "boolean
            "List[int]": "readonly number[]", "List[float]": "readonly number[]", "AudioConfig": "AudioFrontEndConfig"}
 CPP_TYPE = {"str": "std::string", "int": "int", "float": "float", "bool": "bool",
             "List[int]": "std::vector<int>", "List[float]": "std::vector<float>", "AudioConfig": "AudioFrontEnd"}
-# Keys of older model files that the engine still reads (into other fields).
-LEGACY_KEYS = {"sr_hide_below"}
+# Keys of older model files that the engine still reads (into other fields, or to refuse).
+LEGACY_KEYS = {"sr_hide_below", "sr_gate_keep"}
 STRUCTS = {"ModelConfig": ("ModelConfig", "ModelConfig"), "AudioConfig": ("AudioFrontEnd", "AudioFrontEndConfig")}
 PY_CLASSES = {"ModelConfig": ModelConfig, "AudioConfig": AudioConfig}
 
@@ -265,7 +265,7 @@ def test_python_reads_the_older_mouth_hole_keys():
     """sr_hide_below = b (the first hole) is the box [0, b, 1, 1] without feather, as in
     parse_model_config; b = 0 or no key at all is no hole."""
     d = json.loads(s3d_64().to_json())
-    del d["sr_hole"], d["sr_hole_feather"]
+    del d["sr_hole"], d["sr_hole_feather"], d["sr_paste_source"]  # keys newer than the hole cut
     assert ModelConfig.from_json(json.dumps(d)).sr_hole == []
     for b, box in ((0.58, [0.0, 0.58, 1.0, 1.0]), (0.0, [])):
         old = ModelConfig.from_json(json.dumps(dict(d, sr_hide_below=b)))
