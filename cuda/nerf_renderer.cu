@@ -1,12 +1,13 @@
 // The fused per-ray NeRF kernel (CPU twin: cpp/model/nerf_renderer.cc; see
-// nerf_renderer.cuh for the API).
+// nerf_renderer.cuh for the API): it chains the ops' tile and warp functions
+// (deformation_field.cuh, triplane.cuh, triplane_decoder.cuh, volume_render.cuh)
+// and the ray math shared with the CPU (cpp/model/camera_math.h).
 //
 // Work decomposition: one block of kThreads = 128 threads (4 warps) renders
 // RB rays end to end. Points are processed in tiles of kTile = 32 (one point
 // per lane); an MLP layer gives each warp groups of 4 output neurons, so a
-// lane does 1 point x 4 outputs per k step (one shared-memory load, four
-// FMAs, weights as warp-uniform read-only loads served by L1). Everything
-// per point lives in shared memory:
+// lane does 1 point x 4 outputs per k step (gemm.cuh). Everything per point
+// lives in shared memory:
 //   ray area   per ray: dir, depths (coarse | fine), coarse weights, cdf,
 //              merged depths, merge order, sort scratch
 //   res rows   per ray x sample: decoder row [feat (F) | sigma_raw]
@@ -24,61 +25,27 @@
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-#include <mma.h>
 
 #include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <utility>
 #include <string>
-#include <vector>
+#include <utility>
 
-namespace s3d {
-namespace cuda {
+#include "model/camera_math.h"
+#include "volume_render.cuh"
 
-namespace {
-
-thread_local std::string g_last_error;
-
-cudaError_t record(cudaError_t e, const char* call, const char* file, int line) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%s (%s:%d): %s: %s", call, file, line, cudaGetErrorName(e), cudaGetErrorString(e));
-  g_last_error = buf;
-  return e;
-}
-
-cudaError_t fail(cudaError_t e, const std::string& msg) {
-  g_last_error = msg;
-  return e;
-}
-
-}  // namespace
-
-// Every CUDA call goes through this: on failure the call text, file and line
-// land in nerf_cuda_last_error() and the error is returned.
-#define S3D_CUDA_TRY(call)                                          \
-  do {                                                              \
-    const cudaError_t s3d_e_ = (call);                              \
-    if (s3d_e_ != cudaSuccess) return record(s3d_e_, #call, __FILE__, __LINE__); \
-  } while (0)
-
-const char* nerf_cuda_last_error() { return g_last_error.c_str(); }
+namespace s3d::cuda {
 
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kTile = 32;      // points per tile = lanes per warp
-constexpr int kMaxFLane = 4;   // F <= 128: channels per lane in the compositor
-enum Act { kNone = 0, kRelu = 1, kSoftplus = 2 };
 
 inline int odd(int k) { return k | 1; }
 inline int up8(int k) { return (k + 7) / 8 * 8; }
-inline int up16(int k) { return (k + 15) / 16 * 16; }
 
 // Shared-memory layout (offsets in floats) and the per-launch constants.
 struct Layout {
-  int res, Nc, Ni, S, F, C, cm, gh, gw, freqs, pe, in_dim, din, h0, h1, h2, hd, n_rays, RB;
+  int res, Nc, Ni, S, F, C, cm, gh, gw, freqs, in_dim, h0, h1, h2, hd, n_rays, RB;
   float near_, far_, focal;
   float qs[3];  // plane_scale
   float m[12];  // rows 0..2 of the ray transform
@@ -92,7 +59,7 @@ Layout make_layout(const CudaNerfDims& d, int RB, bool tc, int kp_max, int np_ma
   Layout L{};
   L.res = d.render_size; L.Nc = d.n_coarse; L.Ni = d.n_importance; L.S = L.Nc + L.Ni;
   L.F = d.feat_channels; L.C = d.plane_channels; L.cm = d.cm_channels; L.freqs = d.pe_freqs;
-  L.pe = d.pe_dim(); L.in_dim = L.pe + L.cm; L.din = d.deform_in();
+  L.in_dim = d.pe_dim() + L.cm;
   L.h0 = d.h0; L.h1 = d.h1; L.h2 = d.h2; L.hd = d.decoder_hidden;
   L.n_rays = L.res * L.res; L.RB = RB;
   L.near_ = d.ray_near; L.far_ = d.ray_far; L.focal = d.focal;
@@ -132,134 +99,14 @@ Layout make_layout(const CudaNerfDims& d, int RB, bool tc, int kp_max, int np_ma
 
 struct KParams {
   Layout L;
-  const float* w[16];   // fp32 PyTorch layout (NerfHostWeights order)
-  const __half* wh[8];  // fp16 padded
-  int kp[8], np[8];
-  const float* e1_bias;
-  const void* planes[4];
+  LinearView deform[6];   // e1 (with the per-frame folded bias), e2, e3, d1, d2, d3
+  LinearView decoder[2];  // fc1, fc2
+  const void* planes[4];  // float or __half (3, lh, lw, C) per level
   const float* cm;
   float* out;
 };
 
-// ---------------------------------------------------------------- device math
-
-__device__ __forceinline__ float softplus_f(float x) { return x > 20.f ? x : log1pf(expf(x)); }
-__device__ __forceinline__ float act_f(float x, int act) {
-  if (act == kRelu) return x > 0.f ? x : 0.f;
-  if (act == kSoftplus) return softplus_f(x);
-  return x;
-}
-
-template <typename T>
-__device__ __forceinline__ float ld_plane(const T* p);
-template <>
-__device__ __forceinline__ float ld_plane<float>(const float* p) { return __ldg(p); }
-template <>
-__device__ __forceinline__ float ld_plane<__half>(const __half* p) { return __half2float(__ldg(p)); }
-
-// Channel c of one bilinear sample of a channel-last (h, w, C) map, as
-// grid_sample(bilinear, align_corners=False, zeros) and kernels/bilinear.h's
-// bilinear_taps compute it; unfused roundings as the scalar CPU path.
-template <typename T>
-__device__ float bilinear(const T* map, int h, int w, int C, float gx, float gy, int c) {
-  const float ix = __fsub_rn(__fmul_rn(__fadd_rn(gx, 1.f), static_cast<float>(w) * 0.5f), 0.5f);
-  const float iy = __fsub_rn(__fmul_rn(__fadd_rn(gy, 1.f), static_cast<float>(h) * 0.5f), 0.5f);
-  const float fx = floorf(ix), fy = floorf(iy);
-  const float wx = __fsub_rn(ix, fx), wy = __fsub_rn(iy, fy);
-  const float e = __fsub_rn(1.f, wx), s = __fsub_rn(1.f, wy);
-  const float w0 = __fmul_rn(s, e), w1 = __fmul_rn(s, wx), w2 = __fmul_rn(wy, e), w3 = __fmul_rn(wy, wx);
-  float p0 = 0.f, p1 = 0.f, p2 = 0.f, p3 = 0.f;
-  if (fx >= -1.f && fx <= static_cast<float>(w) - 1.f && fy >= -1.f && fy <= static_cast<float>(h) - 1.f) {
-    const int x0 = static_cast<int>(fx), y0 = static_cast<int>(fy);
-    const bool vx0 = x0 >= 0, vx1 = x0 + 1 < w, vy0 = y0 >= 0, vy1 = y0 + 1 < h;
-    const T* row0 = map + (static_cast<long long>(y0) * w + x0) * C + c;
-    const T* row1 = row0 + static_cast<long long>(w) * C;
-    if (vy0 && vx0) p0 = ld_plane<T>(row0);
-    if (vy0 && vx1) p1 = ld_plane<T>(row0 + C);
-    if (vy1 && vx0) p2 = ld_plane<T>(row1);
-    if (vy1 && vx1) p3 = ld_plane<T>(row1 + C);
-  }
-  float v = __fmul_rn(p0, w0);
-  v = __fadd_rn(v, __fmul_rn(p1, w1));
-  v = __fadd_rn(v, __fmul_rn(p2, w2));
-  v = __fadd_rn(v, __fmul_rn(p3, w3));
-  return v;
-}
-
-// out[p][o] = act(sum_k in[p][k] W[o][k] + b[o]) for the kTile rows, fp32 on
-// CUDA cores. W row stride ldw (PyTorch (out, in) layout, only K columns read).
-__device__ void layer_f32(const float* in, int ldi, int K, const float* __restrict__ W, int ldw,
-                          const float* __restrict__ b, int N, float* out, int ldo, int act) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  const float* x = in + lane * ldi;
-  for (int o0 = warp * 4; o0 < N; o0 += nw * 4) {
-    const float* w0 = W + static_cast<long long>(min(o0 + 0, N - 1)) * ldw;
-    const float* w1 = W + static_cast<long long>(min(o0 + 1, N - 1)) * ldw;
-    const float* w2 = W + static_cast<long long>(min(o0 + 2, N - 1)) * ldw;
-    const float* w3 = W + static_cast<long long>(min(o0 + 3, N - 1)) * ldw;
-    float a0 = 0.f, a1 = 0.f, a2 = 0.f, a3 = 0.f;
-#pragma unroll 4
-    for (int k = 0; k < K; ++k) {
-      const float xv = x[k];
-      a0 = fmaf(xv, __ldg(w0 + k), a0);
-      a1 = fmaf(xv, __ldg(w1 + k), a1);
-      a2 = fmaf(xv, __ldg(w2 + k), a2);
-      a3 = fmaf(xv, __ldg(w3 + k), a3);
-    }
-    float* y = out + lane * ldo + o0;
-    y[0] = act_f(a0 + __ldg(b + o0), act);
-    if (o0 + 1 < N) y[1] = act_f(a1 + __ldg(b + o0 + 1), act);
-    if (o0 + 2 < N) y[2] = act_f(a2 + __ldg(b + o0 + 2), act);
-    if (o0 + 3 < N) y[3] = act_f(a3 + __ldg(b + o0 + 3), act);
-  }
-}
-
-// The same layer on tensor cores: the fp32 input tile is rounded to fp16 in
-// Ah (kTile x Kp, zero-padded), WMMA 16x16x16 with fp32 accumulators against
-// Wh (Np x Kp fp16, read as a col-major K x N matrix straight from L1/L2),
-// accumulators to Cf, then bias + activation in fp32. Ends with a barrier.
-__device__ void layer_tc(const float* in, int ldi, int K, const __half* __restrict__ Wh, int Kp, int Np,
-                         const float* __restrict__ b, int N, float* out, int ldo, int act, __half* Ah, float* Cf,
-                         int ldcf) {
-  using namespace nvcuda;
-  for (int i = threadIdx.x; i < kTile * Kp; i += blockDim.x) {
-    const int p = i / Kp, k = i - p * Kp;
-    Ah[i] = __float2half_rn(k < K ? in[p * ldi + k] : 0.f);
-  }
-  __syncthreads();
-  const int warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  const int tiles = (kTile / 16) * (Np / 16);
-  for (int t = warp; t < tiles; t += nw) {
-    const int rt = t % (kTile / 16), ct = t / (kTile / 16);
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-    wmma::fill_fragment(acc, 0.f);
-    for (int kk = 0; kk < Kp; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
-      wmma::load_matrix_sync(fa, Ah + rt * 16 * Kp + kk, Kp);
-      wmma::load_matrix_sync(fb, Wh + static_cast<long long>(ct) * 16 * Kp + kk, Kp);
-      wmma::mma_sync(acc, fa, fb, acc);
-    }
-    wmma::store_matrix_sync(Cf + rt * 16 * ldcf + ct * 16, acc, ldcf, wmma::mem_row_major);
-  }
-  __syncthreads();
-  for (int i = threadIdx.x; i < kTile * N; i += blockDim.x) {
-    const int p = i / N, o = i - p * N;
-    out[p * ldo + o] = act_f(Cf[p * ldcf + o] + __ldg(b + o), act);
-  }
-}
-
-template <bool TC>
-__device__ __forceinline__ void layer(const KParams& P, float* sm, int li, const float* in, int ldi, int K, int wi,
-                                      int ldw, const float* b, int N, float* out, int ldo, int act) {
-  if constexpr (TC) {
-    layer_tc(in, ldi, K, P.wh[li], P.kp[li], P.np[li], b, N, out, ldo, act,
-             reinterpret_cast<__half*>(sm + P.L.o_ah), sm + P.L.o_cf, P.L.ldcf);
-  } else {
-    layer_f32(in, ldi, K, P.w[wi], ldw, b, N, out, ldo, act);
-  }
-  __syncthreads();
-}
+// ---------------------------------------------------------------- device side
 
 // Evaluates ns samples on each of the block's nr rays: depths at ray-area
 // dep[slot0 + s], decoder rows to res slots slot0 + s.
@@ -273,6 +120,7 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
   float* A = sm + L.o_a;
   float* X3 = sm + L.o_x3;
   float* X2 = sm + L.o_x2;
+  const TcStaging tc{reinterpret_cast<__half*>(sm + L.o_ah), sm + L.o_cf, L.ldcf};
   const int npts = nr * ns;
   const float ox = L.m[3], oy = L.m[7], oz = L.m[11];
   for (int t0 = 0; t0 < npts; t0 += kTile) {
@@ -293,54 +141,17 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
       pts[tid * 3 + 2] = z;
     }
     __syncthreads();
-    // b. deform input row: [x, sin/cos(x * float(pi 2^k)) ..., F_cm(qs0 x, qs1 y)]
-    for (int i = tid; i < kTile * L.in_dim; i += blockDim.x) {
-      const int p = i / L.in_dim, j = i - p * L.in_dim;
-      const float* x = pts + p * 3;
-      float v;
-      if (j < 3) {
-        v = x[j];
-      } else if (j < L.pe) {
-        const int t = j - 3, k = t / 6, m = t - 6 * k;
-        const float mult = static_cast<float>(3.14159265358979323846 * static_cast<double>(1 << k));
-        const float a = __fmul_rn(x[m < 3 ? m : m - 3], mult);
-        v = m < 3 ? sinf(a) : cosf(a);
-      } else {
-        v = bilinear<float>(P.cm, L.gh, L.gw, L.cm, L.qs[0] * x[0], L.qs[1] * x[1], j - L.pe);
-      }
-      A[p * L.ld_in + j] = v;
-    }
-    __syncthreads();
-    // c. deformation field MLP (U-Net, deformation_field.cc): X3 = [d2 | e1], X2 = [d1 | e2], c in A
-    layer<TC>(P, sm, 0, A, L.ld_in, L.in_dim, 0, L.din, P.e1_bias, L.h0, X3 + L.h0, L.ld_x3, kRelu);
-    layer<TC>(P, sm, 1, X3 + L.h0, L.ld_x3, L.h0, 2, L.h0, P.w[3], L.h1, X2 + L.h1, L.ld_x2, kRelu);
-    layer<TC>(P, sm, 2, X2 + L.h1, L.ld_x2, L.h1, 4, L.h1, P.w[5], L.h2, A, L.ld_c, kRelu);
-    layer<TC>(P, sm, 3, A, L.ld_c, L.h2, 6, L.h2, P.w[7], L.h1, X2, L.ld_x2, kRelu);
-    layer<TC>(P, sm, 4, X2, L.ld_x2, 2 * L.h1, 8, 2 * L.h1, P.w[9], L.h0, X3, L.ld_x3, kRelu);
-    layer<TC>(P, sm, 5, X3, L.ld_x3, 2 * L.h0, 10, 2 * L.h0, P.w[11], 3, A, L.ld_dx, kNone);
+    // b, c. deformation field: input rows into A, the MLP leaves dx in A
+    deformation_inputs_tile(pts, L.freqs, L.in_dim, P.cm, L.gh, L.gw, L.cm, L.qs[0], L.qs[1], A, L.ld_in);
+    deformation_field_tile<TC>(P.deform, A, L.ld_in, L.ld_c, X3, L.ld_x3, X2, L.ld_x2, tc);
     // d. deformed points
     if (tid < kTile * 3) pts2[tid] = __fadd_rn(pts[tid], A[tid]);
     __syncthreads();
-    // e. tri-plane features into X3: per level the mean of XY, XZ, YZ taps
-    {
-      const int C4 = 4 * L.C;
-      for (int i = tid; i < kTile * C4; i += blockDim.x) {
-        const int p = i / C4, q = i - p * C4, l = q / L.C, c = q - l * L.C;
-        const float q0 = L.qs[0] * pts2[p * 3], q1 = L.qs[1] * pts2[p * 3 + 1], q2 = L.qs[2] * pts2[p * 3 + 2];
-        const int h = L.lh[l], w = L.lw[l];
-        const PT* base = static_cast<const PT*>(P.planes[l]);
-        const long long plane = static_cast<long long>(h) * w * L.C;
-        float acc = bilinear<PT>(base, h, w, L.C, q0, q1, c);
-        acc = __fadd_rn(acc, bilinear<PT>(base + plane, h, w, L.C, q0, q2, c));
-        acc = __fadd_rn(acc, bilinear<PT>(base + 2 * plane, h, w, L.C, q1, q2, c));
-        X3[p * L.ld_f + q] = __fdiv_rn(acc, 3.f);
-      }
-    }
-    __syncthreads();
-    // f. tri-plane decoder (triplane_decoder.cc): fc1 + softplus -> X2, fc2 -> A
-    layer<TC>(P, sm, 6, X3, L.ld_f, 4 * L.C, 12, 4 * L.C, P.w[13], L.hd, X2, L.ld_hd, kSoftplus);
-    layer<TC>(P, sm, 7, X2, L.ld_hd, L.hd, 14, L.hd, P.w[15], L.F + 1, A, L.ld_o, kNone);
-    // g. rows [sigmoid(feat) * (1 + 2e-3) - 1e-3 | sigma_raw] into the ray's slots
+    // e. tri-plane features into X3
+    triplane_tile<PT>(P.planes, L.lh, L.lw, L.C, L.qs, pts2, X3, L.ld_f);
+    // f. tri-plane decoder: hidden in X2, [sigma_raw | logits] in A
+    triplane_decoder_tile<TC>(P.decoder, X3, L.ld_f, X2, L.ld_hd, A, L.ld_o, tc);
+    // g. rows [feat | sigma_raw] into the ray's slots
     {
       const int F1 = L.F + 1;
       float* resb = sm + L.o_res;
@@ -350,54 +161,13 @@ __device__ void run_pass(const KParams& P, float* sm, int nr, int ns, int slot0)
         const int r = pp / ns, s = pp - r * ns;
         float* row = resb + (r * L.S + slot0 + s) * L.ldr;
         const float v = A[p * L.ld_o + o];
-        if (o == 0) {
+        if (o == 0)
           row[L.F] = v;
-        } else {
-          const float sg = 1.f / (1.f + expf(-v));
-          row[o - 1] = __fsub_rn(__fmul_rn(sg, 1.f + 2e-3f), 1e-3f);
-        }
+        else
+          row[o - 1] = decoder_feature(v);
       }
     }
     __syncthreads();
-  }
-}
-
-// volume_render.cc composite() for one ray, one warp: lanes over channels.
-// Sample i reads res slot (order ? order[i] : i) at depth dep[i].
-__device__ void composite_warp(int S, const float* dep, const float* res_ray, int ldr, int F, const int* order,
-                               float* weights, float* out) {
-  const int lane = threadIdx.x & 31;
-  float acc[kMaxFLane];
-#pragma unroll
-  for (int j = 0; j < kMaxFLane; ++j) acc[j] = 0.f;
-  float wsum = 0.f;
-  double trans = 1.0;
-  for (int i = 0; i + 1 < S; ++i) {
-    const float* r0 = res_ray + (order ? order[i] : i) * ldr;
-    const float* r1 = res_ray + (order ? order[i + 1] : i + 1) * ldr;
-    const float delta = __fsub_rn(dep[i + 1], dep[i]);
-    const float sigma = softplus_f(__fsub_rn(__fdiv_rn(__fadd_rn(r1[F], r0[F]), 2.f), 1.f));
-    const float a = __fsub_rn(1.f, expf(-__fmul_rn(sigma, delta)));
-    const float w = __fmul_rn(a, static_cast<float>(trans));
-    trans = __dmul_rn(trans, static_cast<double>(__fadd_rn(__fsub_rn(1.f, a), 1e-10f)));
-    if (weights && lane == 0) weights[i] = w;
-    wsum = __fadd_rn(wsum, w);
-#pragma unroll
-    for (int j = 0; j < kMaxFLane; ++j) {
-      const int c = lane + 32 * j;
-      if (c < F) acc[j] = __fadd_rn(acc[j], __fmul_rn(w, __fdiv_rn(__fadd_rn(r1[c], r0[c]), 2.f)));
-    }
-  }
-  if (out) {
-#pragma unroll
-    for (int j = 0; j < kMaxFLane; ++j) {
-      const int c = lane + 32 * j;
-      if (c < F) {
-        out[3 + c] = acc[j];
-        if (c < 3) out[c] = acc[j];
-      }
-    }
-    if (lane == 0) out[3 + F] = wsum;
   }
 }
 
@@ -411,200 +181,83 @@ __global__ void __launch_bounds__(kThreads) nerf_kernel(const KParams P) {
   float* rays = sm + L.o_ray;
   float* resb = sm + L.o_res;
 
-  // 1. ray directions (camera.cc ray_direction) and coarse depths (bin centres)
+  // 1. ray directions (camera_math.h) and coarse depths (bin centres)
   for (int r = warp; r < nr; r += nw) {
     float* R = rays + r * L.ray_stride;
     if (lane == 0) {
       const int pix = r0 + r, row = pix / L.res, col = pix - row * L.res;
-      const float u = __fdiv_rn(static_cast<float>(col) + 0.5f, static_cast<float>(L.res));
-      const float v = __fdiv_rn(static_cast<float>(row) + 0.5f, static_cast<float>(L.res));
-      const float d0 = __fdiv_rn(u - 0.5f, L.focal), d1 = __fdiv_rn(v - 0.5f, L.focal);
-      float q[3];
-#pragma unroll
-      for (int i = 0; i < 3; ++i)
-        q[i] = __fadd_rn(__fadd_rn(__fmul_rn(d0, L.m[i * 4]), __fmul_rn(d1, L.m[i * 4 + 1])), L.m[i * 4 + 2]);
-      const float n = sqrtf(__fadd_rn(__fadd_rn(__fmul_rn(q[0], q[0]), __fmul_rn(q[1], q[1])), __fmul_rn(q[2], q[2])));
-#pragma unroll
-      for (int i = 0; i < 3; ++i) R[i] = __fdiv_rn(q[i], n);
+      ray_direction(L.m, row, col, L.res, L.focal, R);
     }
     const float span = L.far_ - L.near_;
-    for (int s = lane; s < L.Nc; s += 32)
-      R[L.r_dep + s] = __fadd_rn(L.near_, __fdiv_rn(__fmul_rn(span, static_cast<float>(s) + 0.5f),
-                                                    static_cast<float>(L.Nc)));
+    for (int s = lane; s < L.Nc; s += 32) R[L.r_dep + s] = coarse_depth(L.near_, span, s, L.Nc);
   }
   __syncthreads();
 
   // 2. coarse pass
   run_pass<PT, TC>(P, sm, nr, L.Nc, 0);
 
-  // 3. coarse weights -> importance depths (volume_render.cc importance_depths)
+  // 3. coarse weights -> importance depths
   for (int r = warp; r < nr; r += nw) {
     float* R = rays + r * L.ray_stride;
     float* wts = R + L.r_w;
-    float* cdf = R + L.r_cdf;
     composite_warp(L.Nc, R + L.r_dep, resb + r * L.S * L.ldr, L.ldr, L.F, nullptr, wts, nullptr);
     __syncwarp();
-    if (lane == 0) {
-      float total = 0.f;
-      for (int i = 0; i + 1 < L.Nc; ++i) total = __fadd_rn(total, __fadd_rn(wts[i], 0.01f));
-      double acc = 0.0;
-      cdf[0] = 0.f;
-      for (int i = 0; i + 1 < L.Nc; ++i) {
-        acc = __dadd_rn(acc, static_cast<double>(__fdiv_rn(__fadd_rn(wts[i], 0.01f), total)));
-        cdf[i + 1] = static_cast<float>(acc);
-      }
-    }
-    __syncwarp();
-    for (int j = lane; j < L.Ni; j += 32) {
-      const float u = __fdiv_rn(static_cast<float>(j) + 0.5f, static_cast<float>(L.Ni));
-      int k = 0;
-      while (k + 1 < L.Nc && cdf[k + 1] <= u) ++k;
-      const int kk = k > L.Nc - 2 ? L.Nc - 2 : k;
-      const float c0 = cdf[kk], c1 = cdf[kk + 1], t0 = R[L.r_dep + kk], t1 = R[L.r_dep + kk + 1];
-      R[L.r_dep + L.Nc + j] =
-          __fadd_rn(t0, __fmul_rn(__fdiv_rn(__fsub_rn(u, c0), __fsub_rn(c1, c0)), __fsub_rn(t1, t0)));
-    }
+    importance_depths_warp(L.Nc, R + L.r_dep, wts, L.Ni, R + L.r_dep + L.Nc, R + L.r_cdf);
   }
   __syncthreads();
 
   // 4. fine pass
   if (L.Ni > 0) run_pass<PT, TC>(P, sm, nr, L.Ni, L.Nc);
 
-  // 5. stable merge (volume_render.cc merge_order) and the final composite
+  // 5. stable merge and the final composite
   for (int r = warp; r < nr; r += nw) {
     float* R = rays + r * L.ray_stride;
-    const float* a = R + L.r_dep;
-    const float* b = R + L.r_dep + L.Nc;
     float* merged = R + L.r_merged;
     int* order = reinterpret_cast<int*>(R + L.r_order);
-    int* bs = reinterpret_cast<int*>(R + L.r_bs);
-    if (lane == 0) {
-      for (int j = 0; j < L.Ni; ++j) {
-        int p = j;
-        while (p > 0 && b[bs[p - 1]] > b[j]) {
-          bs[p] = bs[p - 1];
-          --p;
-        }
-        bs[p] = j;
-      }
-      int i = 0, j = 0, o = 0;
-      while (i < L.Nc && j < L.Ni) {
-        if (b[bs[j]] < a[i]) {
-          merged[o] = b[bs[j]];
-          order[o++] = L.Nc + bs[j++];
-        } else {
-          merged[o] = a[i];
-          order[o++] = i++;
-        }
-      }
-      while (i < L.Nc) {
-        merged[o] = a[i];
-        order[o++] = i++;
-      }
-      while (j < L.Ni) {
-        merged[o] = b[bs[j]];
-        order[o++] = L.Nc + bs[j++];
-      }
-    }
-    __syncwarp();
+    merge_order_warp(L.Nc, R + L.r_dep, L.Ni, R + L.r_dep + L.Nc, order, merged,
+                     reinterpret_cast<int*>(R + L.r_bs));
     float* out = P.out + static_cast<long long>(r0 + r) * (L.F + 4);
     composite_warp(L.S, merged, resb + r * L.S * L.ldr, L.ldr, L.F, order, nullptr, out);
   }
 }
 
-// e1 bias with the audio code folded in, in double as DeformationField::fold_code.
-__global__ void fold_code_kernel(const float* e1_w, int din, int in_dim, int A, const float* e1_b, const float* code,
-                                 float* out, int h0) {
-  const int o = blockIdx.x * blockDim.x + threadIdx.x;
-  if (o >= h0) return;
-  double s = 0.0;
-  const float* wr = e1_w + static_cast<long long>(o) * din + in_dim;
-  for (int k = 0; k < A; ++k) s = __dadd_rn(s, __dmul_rn(static_cast<double>(wr[k]), static_cast<double>(code[k])));
-  out[o] = static_cast<float>(__dadd_rn(s, static_cast<double>(e1_b[o])));
-}
-
-__global__ void to_half_kernel(const float* in, __half* out, size_t n) {
-  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    out[i] = __float2half_rn(in[i]);
-}
-
 // ------------------------------------------------------------------ host side
 
-using M4 = float[16];
-
-// camera.cc, same float/double operations: mat4_mul, mat4_inverse (Gauss-
-// Jordan with partial pivoting in double), frontal_pose.
-void mat_mul(const float* a, const float* b, float* c) {
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      float s = 0.f;
-      for (int k = 0; k < 4; ++k) s += a[i * 4 + k] * b[k * 4 + j];
-      c[i * 4 + j] = s;
-    }
+// The 8 layers in kernel order: the deformation field's 6, the decoder's 2.
+void layer_shapes(const CudaNerfDims& d, LinearShape out[8]) {
+  deformation_field_shapes(d.pe_dim() + d.cm_channels, d.audio_code, d.h0, d.h1, d.h2, out);
+  triplane_decoder_shapes(d.point_feat(), d.decoder_hidden, d.feat_channels, out + 6);
 }
 
-bool mat_inverse(const float* mf, float* o) {
-  double a[4][8];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      if (!std::isfinite(mf[i * 4 + j])) return false;
-      a[i][j] = mf[i * 4 + j];
-      a[i][4 + j] = i == j ? 1.0 : 0.0;
-    }
-  for (int c = 0; c < 4; ++c) {
-    int p = c;
-    for (int r = c + 1; r < 4; ++r)
-      if (std::fabs(a[r][c]) > std::fabs(a[p][c])) p = r;
-    if (std::fabs(a[p][c]) < 1e-12) return false;
-    if (p != c)
-      for (int j = 0; j < 8; ++j) std::swap(a[p][j], a[c][j]);
-    const double inv = 1.0 / a[c][c];
-    for (int j = 0; j < 8; ++j) a[c][j] *= inv;
-    for (int r = 0; r < 4; ++r) {
-      if (r == c) continue;
-      const double f = a[r][c];
-      if (f != 0.0)
-        for (int j = 0; j < 8; ++j) a[r][j] -= f * a[c][j];
-    }
+Layout layout_for(const CudaNerfDims& d, int rb, bool tc) {
+  LinearShape shapes[8];
+  layer_shapes(d, shapes);
+  int kp_max = 0, np_max = 0;
+  for (const LinearShape& s : shapes) {
+    kp_max = std::max(kp_max, s.kp());
+    np_max = std::max(np_max, s.np());
   }
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) o[i * 4 + j] = static_cast<float>(a[i][4 + j]);
-  return true;
-}
-
-int padded_k(const CudaNerfDims& d, int i) {
-  const int k[8] = {d.pe_dim() + d.cm_channels, d.h0, d.h1, d.h2, 2 * d.h1, 2 * d.h0, d.point_feat(), d.decoder_hidden};
-  return up16(k[i]);
-}
-int padded_n(const CudaNerfDims& d, int i) {
-  const int n[8] = {d.h0, d.h1, d.h2, d.h1, d.h0, 3, d.decoder_hidden, 1 + d.feat_channels};
-  return up16(n[i]);
-}
-int max_kp(const CudaNerfDims& d) {
-  int m = 0;
-  for (int i = 0; i < 8; ++i) m = std::max(m, padded_k(d, i));
-  return m;
-}
-int max_np(const CudaNerfDims& d) {
-  int m = 0;
-  for (int i = 0; i < 8; ++i) m = std::max(m, padded_n(d, i));
-  return m;
+  return make_layout(d, rb, tc, kp_max, np_max);
 }
 
 template <typename PT, bool TC>
-cudaError_t launch(const KParams& kp, size_t smem, int blocks, cudaStream_t stream) {
-  S3D_CUDA_TRY(cudaFuncSetAttribute(nerf_kernel<PT, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    static_cast<int>(smem)));
+int32_t launch(const KParams& kp, size_t smem, int blocks, cudaStream_t stream, s3d_cuda_error* err) {
+  S3D_CUDA_CHECK(cudaFuncSetAttribute(nerf_kernel<PT, TC>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                      static_cast<int>(smem)),
+                 err);
   nerf_kernel<PT, TC><<<blocks, kThreads, smem, stream>>>(kp);
-  S3D_CUDA_TRY(cudaGetLastError());
-  return cudaSuccess;
+  S3D_CUDA_CHECK_LAUNCH("nerf_kernel", err);
+  return S3D_CUDA_OK;
+}
+
+int32_t invalid(s3d_cuda_error* err, int line, const std::string& message) {
+  return fail(err, S3D_CUDA_INVALID_ARGUMENT, "nerf_render_cuda", __FILE__, line, "nerf_render_cuda: " + message);
 }
 
 }  // namespace
 
 size_t nerf_smem_bytes(const CudaNerfDims& d, int rb, bool tc) {
-  return sizeof(float) * static_cast<size_t>(make_layout(d, rb, tc, max_kp(d), max_np(d)).total);
+  return sizeof(float) * static_cast<size_t>(layout_for(d, rb, tc).total);
 }
 
 int nerf_default_rays_per_block(const CudaNerfDims& d, bool tc) {
@@ -620,166 +273,71 @@ int nerf_default_rays_per_block(const CudaNerfDims& d, bool tc) {
   return rb;
 }
 
-void nerf_round_fp16_host(float* data, size_t n) {
-  for (size_t i = 0; i < n; ++i) data[i] = __half2float(__float2half_rn(data[i]));
-}
-
-void nerf_weights_free(CudaNerfWeights* w) {
-  if (!w) return;
-  for (float*& p : w->f32) {
-    if (p) cudaFree(p);
-    p = nullptr;
-  }
-  for (void*& p : w->f16) {
-    if (p) cudaFree(p);
-    p = nullptr;
-  }
-  if (w->e1_bias) cudaFree(w->e1_bias);
-  w->e1_bias = nullptr;
-}
-
-static cudaError_t weights_upload_impl(const CudaNerfDims& d, const NerfHostWeights& host, CudaNerfWeights* out) {
-  out->dims = d;
-  const float* src[16] = {host.e1_w, host.e1_b, host.e2_w, host.e2_b, host.e3_w, host.e3_b, host.d1_w, host.d1_b,
-                          host.d2_w, host.d2_b, host.d3_w, host.d3_b, host.fc1_w, host.fc1_b, host.fc2_w, host.fc2_b};
-  // (out, in) of the 8 linears in PyTorch layout
-  const int lo[8] = {d.h0, d.h1, d.h2, d.h1, d.h0, 3, d.decoder_hidden, 1 + d.feat_channels};
-  const int li[8] = {d.deform_in(), d.h0, d.h1, d.h2, 2 * d.h1, 2 * d.h0, d.point_feat(), d.decoder_hidden};
-  for (int i = 0; i < 16; ++i) {
-    if (!src[i]) return fail(cudaErrorInvalidValue, "nerf_weights_upload: a host weight pointer is null");
-    const size_t n = i % 2 == 0 ? static_cast<size_t>(lo[i / 2]) * li[i / 2] : static_cast<size_t>(lo[i / 2]);
-    S3D_CUDA_TRY(cudaMalloc(&out->f32[i], n * sizeof(float)));
-    S3D_CUDA_TRY(cudaMemcpy(out->f32[i], src[i], n * sizeof(float), cudaMemcpyHostToDevice));
-  }
-  // fp16 copies, zero-padded; e1 keeps only its first pe + cm columns.
-  const int kused[8] = {d.pe_dim() + d.cm_channels, d.h0, d.h1, d.h2, 2 * d.h1, 2 * d.h0, d.point_feat(),
-                        d.decoder_hidden};
-  for (int i = 0; i < 8; ++i) {
-    const int Kp = padded_k(d, i), Np = padded_n(d, i);
-    std::vector<__half> h(static_cast<size_t>(Kp) * Np, __float2half_rn(0.f));
-    for (int o = 0; o < lo[i]; ++o)
-      for (int k = 0; k < kused[i]; ++k)
-        h[static_cast<size_t>(o) * Kp + k] = __float2half_rn(src[2 * i][static_cast<size_t>(o) * li[i] + k]);
-    S3D_CUDA_TRY(cudaMalloc(&out->f16[i], h.size() * sizeof(__half)));
-    S3D_CUDA_TRY(cudaMemcpy(out->f16[i], h.data(), h.size() * sizeof(__half), cudaMemcpyHostToDevice));
-    out->f16_k[i] = Kp;
-    out->f16_n[i] = Np;
-  }
-  S3D_CUDA_TRY(cudaMalloc(&out->e1_bias, sizeof(float) * d.h0));
-  return cudaSuccess;
-}
-
-cudaError_t nerf_weights_upload(const CudaNerfDims& d, const NerfHostWeights& host, CudaNerfWeights* out) {
+int32_t nerf_weights_upload(s3d_cuda_context* ctx, const CudaNerfDims& d, const NerfHostWeights& host,
+                            CudaNerfWeights* out, s3d_cuda_error* err) {
   *out = CudaNerfWeights();
-  const cudaError_t e = weights_upload_impl(d, host, out);
-  if (e != cudaSuccess) nerf_weights_free(out);
-  return e;
+  CudaNerfWeights w;
+  w.dims = d;
+  S3D_CUDA_TRY(deformation_field_upload(ctx, host.deform, d.pe_dim() + d.cm_channels, d.audio_code, d.h0, d.h1,
+                                        d.h2, &w.deform, err));
+  S3D_CUDA_TRY(triplane_decoder_upload(ctx, host.decoder, d.point_feat(), d.decoder_hidden, d.feat_channels,
+                                       &w.decoder, err));
+  *out = std::move(w);
+  return S3D_CUDA_OK;
 }
 
-void nerf_planes_free(CudaNerfPlanes* p) {
-  if (!p) return;
-  for (void*& l : p->level) {
-    if (l) cudaFree(l);
-    l = nullptr;
-  }
-}
-
-static cudaError_t planes_upload_impl(const float* const levels[4], const int h[4], const int w[4], int C, bool fp16,
-                                      CudaNerfPlanes* out) {
-  out->C = C;
-  out->fp16 = fp16;
-  for (int l = 0; l < 4; ++l) {
-    out->h[l] = h[l];
-    out->w[l] = w[l];
-    const size_t n = static_cast<size_t>(3) * h[l] * w[l] * C;
-    if (!fp16) {
-      S3D_CUDA_TRY(cudaMalloc(&out->level[l], n * sizeof(float)));
-      S3D_CUDA_TRY(cudaMemcpy(out->level[l], levels[l], n * sizeof(float), cudaMemcpyHostToDevice));
-    } else {
-      float* tmp = nullptr;
-      S3D_CUDA_TRY(cudaMalloc(&out->level[l], n * sizeof(__half)));
-      S3D_CUDA_TRY(cudaMalloc(&tmp, n * sizeof(float)));
-      cudaError_t e = cudaMemcpy(tmp, levels[l], n * sizeof(float), cudaMemcpyHostToDevice);
-      if (e == cudaSuccess) {
-        to_half_kernel<<<256, 256>>>(tmp, static_cast<__half*>(out->level[l]), n);
-        e = cudaGetLastError();
-      }
-      if (e == cudaSuccess) e = cudaDeviceSynchronize();
-      cudaFree(tmp);
-      if (e != cudaSuccess) return record(e, "plane fp16 conversion", __FILE__, __LINE__);
-    }
-  }
-  return cudaSuccess;
-}
-
-cudaError_t nerf_planes_upload(const float* const levels[4], const int h[4], const int w[4], int C, bool fp16,
-                               CudaNerfPlanes* out) {
-  *out = CudaNerfPlanes();
-  const cudaError_t e = planes_upload_impl(levels, h, w, C, fp16, out);
-  if (e != cudaSuccess) nerf_planes_free(out);
-  return e;
-}
-
-cudaError_t nerf_render_cuda(const CudaNerfParams& prm, cudaStream_t stream) {
+int32_t nerf_render_cuda(const CudaNerfParams& prm, cudaStream_t stream, s3d_cuda_error* err) {
   if (!prm.weights || !prm.planes || !prm.cm || !prm.code || !prm.out)
-    return fail(cudaErrorInvalidValue, "nerf_render_cuda: weights, planes, cm, code and out are required");
+    return invalid(err, __LINE__, "weights, planes, cm, code and out are required");
   const CudaNerfWeights& W = *prm.weights;
   const CudaNerfDims& d = W.dims;
+  if (W.deform.e1_bias.empty()) return invalid(err, __LINE__, "the weights are not uploaded (nerf_weights_upload)");
   if (prm.planes->C != d.plane_channels)
-    return fail(cudaErrorInvalidValue, "nerf_render_cuda: planes have " + std::to_string(prm.planes->C) +
-                                           " channels, the model " + std::to_string(d.plane_channels));
-  if (d.n_coarse < 2) return fail(cudaErrorInvalidValue, "nerf_render_cuda: n_coarse must be at least 2");
+    return invalid(err, __LINE__, "planes have " + std::to_string(prm.planes->C) + " channels, the model " +
+                                      std::to_string(d.plane_channels));
+  if (d.n_coarse < 2) return invalid(err, __LINE__, "n_coarse must be at least 2");
   if (d.feat_channels > 32 * kMaxFLane || d.feat_channels < 3)
-    return fail(cudaErrorInvalidValue, "nerf_render_cuda: feat_channels must be in [3, 128]");
-  if (prm.cm_h <= 0 || prm.cm_w <= 0) return fail(cudaErrorInvalidValue, "nerf_render_cuda: empty F_cm map");
-  if (d.pe_freqs > 30) return fail(cudaErrorInvalidValue, "nerf_render_cuda: pe_freqs must be at most 30");
+    return invalid(err, __LINE__, "feat_channels must be in [3, 128]");
+  if (prm.cm_h <= 0 || prm.cm_w <= 0) return invalid(err, __LINE__, "empty F_cm map");
+  if (d.pe_freqs > 30) return invalid(err, __LINE__, "pe_freqs must be at most 30");
 
-  // M = F * inv(P_src) * P_tar on the host, exactly as camera.cc ray_transform.
-  float inv[16], front[16] = {1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, d.cam_radius, 0, 0, 0, 1}, A[16], M[16];
-  if (!mat_inverse(prm.pose_src, inv))
-    return fail(cudaErrorInvalidValue, "nerf_render_cuda: Expected an invertible, finite source pose");
-  mat_mul(front, inv, A);
-  mat_mul(A, prm.pose_tar, M);
+  // M = F * inv(P_src) * P_tar on the host, the CPU's ray_transform.
+  float M[16];
+  if (ray_transform(prm.pose_tar, prm.pose_src, d.cam_radius, M) != Mat4Inverse::Ok)
+    return invalid(err, __LINE__, "Expected an invertible, finite source pose");
 
   const bool tc = prm.tensor_cores;
   const int rb = prm.rays_per_block > 0 ? prm.rays_per_block : nerf_default_rays_per_block(d, tc);
   KParams kp{};
-  kp.L = make_layout(d, rb, tc, max_kp(d), max_np(d));
+  kp.L = layout_for(d, rb, tc);
   kp.L.gh = prm.cm_h;
   kp.L.gw = prm.cm_w;
   std::memcpy(kp.L.m, M, sizeof kp.L.m);
   for (int l = 0; l < 4; ++l) {
     kp.L.lh[l] = prm.planes->h[l];
     kp.L.lw[l] = prm.planes->w[l];
-    kp.planes[l] = prm.planes->level[l];
+    kp.planes[l] = prm.planes->level(l);
   }
-  for (int i = 0; i < 16; ++i) kp.w[i] = W.f32[i];
-  for (int i = 0; i < 8; ++i) {
-    kp.wh[i] = static_cast<const __half*>(W.f16[i]);
-    kp.kp[i] = W.f16_k[i];
-    kp.np[i] = W.f16_n[i];
-  }
-  kp.e1_bias = W.e1_bias;
+  for (int i = 0; i < 6; ++i)
+    kp.deform[i] = linear_view(W.deform.layer[i], i == 0 ? W.deform.e1_bias.data() : nullptr);
+  for (int i = 0; i < 2; ++i) kp.decoder[i] = linear_view(W.decoder.layer[i]);
   kp.cm = prm.cm;
   kp.out = prm.out;
 
   const size_t smem = sizeof(float) * static_cast<size_t>(kp.L.total);
   int dev = 0, optin = 0;
-  S3D_CUDA_TRY(cudaGetDevice(&dev));
-  S3D_CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  S3D_CUDA_CHECK(cudaGetDevice(&dev), err);
+  S3D_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), err);
   if (smem > static_cast<size_t>(optin))
-    return fail(cudaErrorInvalidConfiguration, "nerf_render_cuda: the block needs " + std::to_string(smem) +
-                                                   " bytes of shared memory, the device allows " +
-                                                   std::to_string(optin));
+    return invalid(err, __LINE__, "the block needs " + std::to_string(smem) +
+                                      " bytes of shared memory, the device allows " + std::to_string(optin));
 
-  fold_code_kernel<<<(d.h0 + 127) / 128, 128, 0, stream>>>(W.f32[0], d.deform_in(), d.pe_dim() + d.cm_channels,
-                                                          d.audio_code, W.f32[1], prm.code, W.e1_bias, d.h0);
-  S3D_CUDA_TRY(cudaGetLastError());
+  S3D_CUDA_TRY(deformation_field_fold_code(W.deform, prm.code, stream, err));
   const int blocks = (kp.L.n_rays + rb - 1) / rb;
   if (prm.planes->fp16)
-    return tc ? launch<__half, true>(kp, smem, blocks, stream) : launch<__half, false>(kp, smem, blocks, stream);
-  return tc ? launch<float, true>(kp, smem, blocks, stream) : launch<float, false>(kp, smem, blocks, stream);
+    return tc ? launch<__half, true>(kp, smem, blocks, stream, err)
+              : launch<__half, false>(kp, smem, blocks, stream, err);
+  return tc ? launch<float, true>(kp, smem, blocks, stream, err) : launch<float, false>(kp, smem, blocks, stream, err);
 }
 
-}  // namespace cuda
-}  // namespace s3d
+}  // namespace s3d::cuda

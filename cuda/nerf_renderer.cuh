@@ -3,21 +3,30 @@
 // One kernel launch renders the coarse image: ray generation, coarse depths,
 // positional encoding + F_cm sample, deformation field MLP, tri-plane sampling,
 // tri-plane decoder MLP, compositing, importance resampling, the fine pass, the
-// stable merge and the final composite (the stages deformation_field, triplane,
-// triplane_decoder and volume_render, each with a CPU twin of that name in
-// cpp/model/). Per-point intermediates live in shared
-// memory only; the only device-memory traffic is weights (L1/L2), planes
-// (L2-resident), F_cm and the output image.
+// stable merge and the final composite. The kernel (nerf_renderer.cu) chains
+// the ops, one .cuh/.cu pair each with a CPU twin of the same name:
+// deformation_field, triplane, triplane_decoder, volume_render (over gemm and
+// bilinear). Per-point intermediates live in shared memory only; the only
+// device-memory traffic is weights (L1/L2), planes (L2-resident), F_cm and
+// the output image.
 //
 // Plain C++ header: includable from .cc files compiled by the host compiler
-// (no CUDA keywords, no __half). Every entry point returns a cudaError_t and
-// never aborts; nerf_cuda_last_error() names the failing call, file and line.
+// (the ops' device code is behind __CUDACC__). Every entry point returns an
+// s3d_cuda_status and fills err (the plugin's error path, plugin_internal.h);
+// nothing aborts. Device memory is owned by DeviceBuffer (device_buffer.cuh):
+// ctx = nullptr allocates with cudaMalloc, a context with the plugin's tracked
+// allocator.
 #pragma once
-#include <cstddef>
 #include <cuda_runtime_api.h>
 
-namespace s3d {
-namespace cuda {
+#include <cstddef>
+#include <cstdint>
+
+#include "deformation_field.cuh"
+#include "triplane.cuh"
+#include "triplane_decoder.cuh"
+
+namespace s3d::cuda {
 
 // Model dimensions: a ModelConfig subset under the same names (h0..h2 =
 // deform_hidden), defaults those of s3d-64; train/tests/test_config_sync.py checks
@@ -44,33 +53,19 @@ struct CudaNerfDims {
 // The fp32 host tensors in PyTorch layout (linear: (out, in)), exactly the
 // ones the CPU classes read from the model file ("deform.e1.weight", ...).
 struct NerfHostWeights {
-  const float *e1_w, *e1_b, *e2_w, *e2_b, *e3_w, *e3_b;
-  const float *d1_w, *d1_b, *d2_w, *d2_b, *d3_w, *d3_b;
-  const float *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+  DeformationHostWeights deform;
+  DecoderHostWeights decoder;
 };
 
-// Device copies. fp32 in PyTorch layout for the CUDA-core path; fp16 copies
-// zero-padded to (ceil16(out), ceil16(in)) for the tensor-core path.
 struct CudaNerfWeights {
   CudaNerfDims dims;
-  float* f32[16] = {};    // same order as NerfHostWeights
-  void* f16[8] = {};      // __half: e1 (code columns dropped), e2, e3, d1, d2, d3, fc1, fc2
-  int f16_k[8] = {}, f16_n[8] = {};  // padded K (in) and N (out)
-  float* e1_bias = nullptr;  // per-frame e1 bias with the audio code folded in (h0 floats)
-};
-
-// Tri-plane pyramid on the device: 4 levels, each (3, h, w, C) channel-last
-// (the Planes layout of cpp/model/triplane.h), fp32 or fp16.
-struct CudaNerfPlanes {
-  void* level[4] = {};
-  int h[4] = {}, w[4] = {};
-  int C = 0;
-  bool fp16 = false;
+  CudaDeformationField deform;
+  CudaTriplaneDecoder decoder;
 };
 
 struct CudaNerfParams {
   const CudaNerfWeights* weights = nullptr;
-  const CudaNerfPlanes* planes = nullptr;
+  const CudaTriplanes* planes = nullptr;  // triplane_upload
   const float* cm = nullptr;  // device F_cm map (cm_h, cm_w, cm_channels) channel-last
   int cm_h = 0, cm_w = 0;
   const float* code = nullptr;  // device audio code (audio_code floats)
@@ -80,28 +75,17 @@ struct CudaNerfParams {
   int rays_per_block = 0;     // 0: chosen from the shared-memory budget
 };
 
-// Uploads (cudaMalloc + cudaMemcpy) the weights; on error frees what it made.
-cudaError_t nerf_weights_upload(const CudaNerfDims& dims, const NerfHostWeights& host, CudaNerfWeights* out);
-void nerf_weights_free(CudaNerfWeights* w);
+// Uploads the deformation field and decoder weights. On failure *out is empty.
+int32_t nerf_weights_upload(s3d_cuda_context* ctx, const CudaNerfDims& dims, const NerfHostWeights& host,
+                            CudaNerfWeights* out, s3d_cuda_error* err);
 
-// levels[l]: host (3, h[l], w[l], C) fp32; fp16 converts on upload (RNE).
-cudaError_t nerf_planes_upload(const float* const levels[4], const int h[4], const int w[4], int C, bool fp16,
-                               CudaNerfPlanes* out);
-void nerf_planes_free(CudaNerfPlanes* p);
-
-// Renders on `stream` (asynchronous; nothing is synchronised here).
-cudaError_t nerf_render_cuda(const CudaNerfParams& params, cudaStream_t stream);
-
-// Message of the last failure on this thread ("call (file:line): cuda error").
-const char* nerf_cuda_last_error();
-
-// Rounds n floats to fp16 and back in place (host), so a CPU reference can
-// see the same plane values as an fp16 upload.
-void nerf_round_fp16_host(float* data, size_t n);
+// Renders on `stream` (asynchronous; nothing is synchronised here). Folds the
+// audio code into params.weights' per-frame e1 bias first, so one weights
+// object serves one stream at a time.
+int32_t nerf_render_cuda(const CudaNerfParams& params, cudaStream_t stream, s3d_cuda_error* err);
 
 // Shared memory one block needs, and the rays per block the launch would use.
-size_t nerf_smem_bytes(const CudaNerfDims& dims, int rays_per_block, bool tensor_cores);
+std::size_t nerf_smem_bytes(const CudaNerfDims& dims, int rays_per_block, bool tensor_cores);
 int nerf_default_rays_per_block(const CudaNerfDims& dims, bool tensor_cores);
 
-}  // namespace cuda
-}  // namespace s3d
+}  // namespace s3d::cuda

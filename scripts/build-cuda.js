@@ -9,8 +9,10 @@
 // (incremental: skipped when the inputs' hash is unchanged), skipped otherwise, so
 // the packed tarball ships prebuilds/<target>/libs3d_cuda.so whenever it can.
 //
-// Sources: cuda/plugin/*.{cc,cu} (ABI, loader of cuBLAS/cuDNN, probe, stage
-// registry) + cuda/*.cu (the engine kernels, which register their stages).
+// Sources: cuda/plugin/*.{cc,cu} (ABI, loader of cuBLAS/cuDNN, probe, error path,
+// tracked memory, stage registry) + cuda/*.cu (the engine kernels, which register
+// their stages). Include paths cuda/, cuda/plugin/ and cpp/ (the math headers the
+// kernels share with the CPU engine).
 // Machine code for sm_75, sm_80, sm_86, sm_89, sm_90 plus compute_90 PTX (newer
 // GPUs JIT it). cudart is linked statically, libstdc++/libgcc too, and cuBLAS/cuDNN
 // are loaded at run time, so the result needs only glibc and the NVIDIA driver.
@@ -54,11 +56,27 @@ function sources() {
   return [...pick(join(root, 'cuda', 'plugin'), ['.cc', '.cu']), ...pick(join(root, 'cuda'), ['.cu'])];
 }
 
-function headers() {
-  const out = [];
-  for (const dir of [join(root, 'cuda'), join(root, 'cuda', 'plugin')])
-    if (existsSync(dir)) for (const f of readdirSync(dir)) if (/\.(h|cuh|hpp)$/.test(f)) out.push(join(dir, f));
-  return out.sort();
+// Include directories of every source: the kernels share headers with the CPU
+// engine (cpp/core/host_device.h, cpp/model/*_math.h, ...).
+const includeDirs = [join(root, 'cuda'), join(root, 'cuda', 'plugin'), join(root, 'cpp')];
+
+/** The headers of cuda/ and cuda/plugin/, plus every project header they or the sources include (for the hash). */
+function headers(srcs) {
+  const out = new Set();
+  for (const dir of includeDirs.slice(0, 2))
+    if (existsSync(dir)) for (const f of readdirSync(dir)) if (/\.(h|cuh|hpp)$/.test(f)) out.add(join(dir, f));
+  const queue = [...srcs, ...out];
+  while (queue.length) {
+    const file = queue.pop();
+    for (const m of readFileSync(file, 'utf8').matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
+      const hit = [dirname(file), ...includeDirs].map((d) => join(d, m[1])).find((f) => existsSync(f));
+      if (hit && !out.has(hit)) {
+        out.add(hit);
+        queue.push(hit);
+      }
+    }
+  }
+  return [...out].sort();
 }
 
 function run(cmd, args) {
@@ -92,7 +110,7 @@ async function main() {
   const archText = `${ARCHS.map((a) => `sm_${a}`).join(' ')} + compute_${PTX} PTX`;
 
   const h = createHash('sha256');
-  for (const f of [...srcs, ...headers(), join(root, 'cuda', 'plugin', 'exports.ld'), fileURLToPath(import.meta.url)]) h.update(relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
+  for (const f of [...srcs, ...headers(srcs), join(root, 'cuda', 'plugin', 'exports.ld'), fileURLToPath(import.meta.url)]) h.update(relative(root, f)).update('\0').update(readFileSync(f)).update('\0');
   h.update(`${nvcc} ${version} ${ARCHS.join(',')} ${pkg.version}`);
   const hash = h.digest('hex');
   const stamp = existsSync(stampFile) ? JSON.parse(readFileSync(stampFile, 'utf8')) : undefined;
@@ -104,7 +122,7 @@ async function main() {
   mkdirSync(objDir, { recursive: true });
   const t0 = Date.now();
   const defs = [`-DS3D_CUDA_VERSION_STRING="${pkg.version}"`, `-DS3D_CUDA_ARCHS="${archText}"`];
-  const inc = [`-I${join(root, 'cuda')}`, `-I${join(root, 'cuda', 'plugin')}`, `-I${join(cuda, 'include')}`];
+  const inc = [...includeDirs.map((d) => `-I${d}`), `-I${join(cuda, 'include')}`];
   const gencode = [...ARCHS.map((a) => `-gencode=arch=compute_${a},code=sm_${a}`), `-gencode=arch=compute_${PTX},code=compute_${PTX}`];
   const objs = [];
   const tasks = srcs.map((src) => {

@@ -39,13 +39,7 @@ void sample_map_hwc(const float* map, int h, int w, int C, float gx, float gy, c
   if (isa == Isa::Avx512 && C % 16 == 0) return combine_avx512(t, C, out);
   if (isa >= Isa::Avx2 && C % 8 == 0) return combine_avx2(t, C, out);
 #endif
-  for (int c = 0; c < C; ++c) {
-    float v = t.p[0][c] * t.w[0];
-    v = v + t.p[1][c] * t.w[1];
-    v = v + t.p[2][c] * t.w[2];
-    v = v + t.p[3][c] * t.w[3];
-    out[c] = v;
-  }
+  for (int c = 0; c < C; ++c) out[c] = bilinear_combine(t.p[0][c], t.p[1][c], t.p[2][c], t.p[3][c], t.w);
 }
 
 }  // namespace s3d

@@ -33,11 +33,7 @@ void triplane_sample_scalar(const TriplaneView& P, int n, const float* pts, int 
         float acc = 0.f;
         for (int k = 0; k < 3; ++k) {
           const BilinearTaps& t = taps[k];
-          float v = t.p[0][c] * t.w[0];
-          v = v + t.p[1][c] * t.w[1];
-          v = v + t.p[2][c] * t.w[2];
-          v = v + t.p[3][c] * t.w[3];
-          acc = acc + v;
+          acc = acc + bilinear_combine(t.p[0][c], t.p[1][c], t.p[2][c], t.p[3][c], t.w);
         }
         o[l * C + c] = acc / 3.f;
       }

@@ -1,8 +1,7 @@
 #include "model/camera.h"
 
-#include <cmath>
-
 #include "core/error.h"
+#include "model/camera_math.h"
 
 namespace s3d {
 
@@ -13,47 +12,25 @@ Mat4 mat4_identity() {
 }
 
 Mat4 mat4_mul(const Mat4& a, const Mat4& b) {
-  Mat4 c{};
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      float s = 0.f;
-      for (int k = 0; k < 4; ++k) s += a[i * 4 + k] * b[k * 4 + j];
-      c[i * 4 + j] = s;
-    }
+  Mat4 c;
+  mat4_mul(a.data(), b.data(), c.data());
   return c;
 }
 
-Mat4 mat4_inverse(const Mat4& mf) {
-  // Gauss-Jordan with partial pivoting in double: the pose inverse feeds
-  // every ray, so it is worth the extra precision.
-  double a[4][8];
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      if (!std::isfinite(mf[i * 4 + j]))
-        throw Error(ErrorCode::InvalidArgument, "Expected a finite pose matrix but received a non-finite value");
-      a[i][j] = mf[i * 4 + j];
-      a[i][4 + j] = i == j ? 1.0 : 0.0;
-    }
-  for (int c = 0; c < 4; ++c) {
-    int p = c;
-    for (int r = c + 1; r < 4; ++r)
-      if (std::fabs(a[r][c]) > std::fabs(a[p][c])) p = r;
-    if (std::fabs(a[p][c]) < 1e-12)
-      throw Error(ErrorCode::InvalidArgument, "Expected an invertible pose matrix but received a singular one");
-    if (p != c)
-      for (int j = 0; j < 8; ++j) std::swap(a[p][j], a[c][j]);
-    double inv = 1.0 / a[c][c];
-    for (int j = 0; j < 8; ++j) a[c][j] *= inv;
-    for (int r = 0; r < 4; ++r) {
-      if (r == c) continue;
-      double f = a[r][c];
-      if (f != 0.0)
-        for (int j = 0; j < 8; ++j) a[r][j] -= f * a[c][j];
-    }
-  }
+namespace {
+
+void check_inverse(Mat4Inverse r) {
+  if (r == Mat4Inverse::NonFinite)
+    throw Error(ErrorCode::InvalidArgument, "Expected a finite pose matrix but received a non-finite value");
+  if (r == Mat4Inverse::Singular)
+    throw Error(ErrorCode::InvalidArgument, "Expected an invertible pose matrix but received a singular one");
+}
+
+}  // namespace
+
+Mat4 mat4_inverse(const Mat4& m) {
   Mat4 o;
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) o[i * 4 + j] = static_cast<float>(a[i][4 + j]);
+  check_inverse(mat4_inverse(m.data(), o.data()));
   return o;
 }
 
@@ -68,7 +45,9 @@ Mat4 mat4_rigid_inverse(const Mat4& m) {
 }
 
 Mat4 frontal_pose(float radius) {
-  return Mat4{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, radius, 0, 0, 0, 1};
+  Mat4 f;
+  frontal_pose(radius, f.data());
+  return f;
 }
 
 Mat4 source_transform(const Mat4& pose_src, float radius) {
@@ -76,18 +55,13 @@ Mat4 source_transform(const Mat4& pose_src, float radius) {
 }
 
 Mat4 ray_transform(const Mat4& pose_tar, const Mat4& pose_src, float radius) {
-  return mat4_mul(source_transform(pose_src, radius), pose_tar);
+  Mat4 m;
+  check_inverse(ray_transform(pose_tar.data(), pose_src.data(), radius, m.data()));
+  return m;
 }
 
 void ray_direction(const Mat4& m, int row, int col, int res, float focal, float dir[3]) {
-  // Same float operations as camera.py: c = (i + 0.5) / res; d = (c - 0.5) / focal.
-  const float u = (static_cast<float>(col) + 0.5f) / static_cast<float>(res);
-  const float v = (static_cast<float>(row) + 0.5f) / static_cast<float>(res);
-  const float d[3] = {(u - 0.5f) / focal, (v - 0.5f) / focal, 1.f};
-  float r[3];
-  for (int i = 0; i < 3; ++i) r[i] = d[0] * m[i * 4 + 0] + d[1] * m[i * 4 + 1] + d[2] * m[i * 4 + 2];
-  const float n = std::sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
-  for (int i = 0; i < 3; ++i) dir[i] = r[i] / n;
+  ray_direction(m.data(), row, col, res, focal, dir);
 }
 
 void make_rays(const Mat4& pose_tar, const Mat4& pose_src, int res, float focal, float radius,

@@ -1,5 +1,6 @@
 // Cameras and rays (DESIGN §2; mirrors train/s3d_nerf/camera.py). Poses are
-// row-major 4x4 cam2world matrices in OpenCV axes (EG3D convention).
+// row-major 4x4 cam2world matrices in OpenCV axes (EG3D convention). The math
+// is model/camera_math.h, shared with the CUDA renderer; these are its Mat4 forms.
 #pragma once
 #include <array>
 

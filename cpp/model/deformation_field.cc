@@ -5,6 +5,7 @@
 
 #include "kernels/bilinear.h"
 #include "kernels/posenc.h"
+#include "model/deformation_field_math.h"
 #include "model/weights.h"
 
 namespace s3d {
@@ -53,13 +54,8 @@ DeformationField::DeformationField(const Weights& w, const ModelConfig& cfg)
 }
 
 void DeformationField::fold_code(const float* code, float* bias_out) const {
-  for (int o = 0; o < h0_; ++o) {
-    // Sum the code term first, then the bias: Linear computes W x + b.
-    double s = 0.0;
-    const float* wr = e1_code_w_.data + static_cast<int64_t>(o) * code_;
-    for (int k = 0; k < code_; ++k) s += static_cast<double>(wr[k]) * code[k];
-    bias_out[o] = static_cast<float>(s + e1_bias_.data[o]);
-  }
+  for (int o = 0; o < h0_; ++o)
+    bias_out[o] = fold_code_row(e1_code_w_.data + static_cast<int64_t>(o) * code_, code, code_, e1_bias_.data[o]);
 }
 
 size_t DeformationField::scratch_floats(int n) const {

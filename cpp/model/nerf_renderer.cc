@@ -53,8 +53,7 @@ Tensor NerfRenderer::render(ThreadPool& pool, const Planes& planes, const Tensor
   std::vector<float> t_coarse(Nc);
   {
     const float span = c.ray_far - c.ray_near;
-    for (int i = 0; i < Nc; ++i)
-      t_coarse[i] = c.ray_near + span * (static_cast<float>(i) + 0.5f) / static_cast<float>(Nc);
+    for (int i = 0; i < Nc; ++i) t_coarse[i] = coarse_depth(c.ray_near, span, i, Nc);
   }
 
   const int B = kBlockRays, P = kChunkPoints;

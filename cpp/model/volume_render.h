@@ -1,12 +1,14 @@
 // Volume rendering with midpoint quadrature (paper Eq. 5) and importance
 // resampling (DESIGN §3.3). Mirrors composite, importance_depths (jitter=False)
-// and merge_samples in train/s3d_nerf/volume_render.py.
+// and merge_samples in train/s3d_nerf/volume_render.py. The per-element math,
+// and merge_order whole, are model/volume_render_math.h, shared with the CUDA
+// renderer; these are the CPU's per-ray loops around it.
 #pragma once
 #include <cstdint>
 
-namespace s3d {
+#include "model/volume_render_math.h"
 
-constexpr float kImportanceFloor = 0.01f;
+namespace s3d {
 
 // One ray of S samples sorted by depth. Sample i (i < S) reads sigma_raw at
 // rows[i][sigma_col] and its C features at rows[i][0..C). Writes the feature
@@ -20,10 +22,6 @@ void composite(int S, const float* depths, const float* const* rows, int sigma_c
 // the Nc-1 coarse intervals; u_j = (j + 0.5) / n. `cdf` is Nc floats scratch.
 void importance_depths(int Nc, const float* depths, const float* weights, int n, float* out, float* cdf);
 
-// Stable merge by depth of a (na, sorted) and b (nb, any order): b is first
-// insertion-sorted (stable), then merged with a winning ties - the same order
-// as torch.sort(cat([a, b]), stable=True). order[i] < na indexes a, else b.
-// b_sorted is nb ints scratch.
-void merge_order(int na, const float* a, int nb, const float* b, int* order, float* merged, int* b_sorted);
+// merge_order(na, a, nb, b, order, merged, b_sorted): model/volume_render_math.h.
 
 }  // namespace s3d

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "device_buffer.cuh"
 #include "plugin_internal.h"
 
 #ifndef S3D_CUDA_VERSION_STRING
@@ -23,85 +24,6 @@
 #endif
 #define S3D_STR2(x) #x
 #define S3D_STR(x) S3D_STR2(x)
-
-namespace s3d::cuda {
-
-void copy_str(char* dst, std::size_t cap, const std::string& s) {
-  if (!dst || cap == 0) return;
-  std::size_t n = s.size() < cap - 1 ? s.size() : cap - 1;
-  std::memcpy(dst, s.data(), n);
-  dst[n] = '\0';
-}
-
-void clear(s3d_cuda_error* err) {
-  if (err) std::memset(err, 0, sizeof(*err));
-}
-
-static std::string short_file(const char* file) {
-  std::string f = file ? file : "";
-  std::size_t p = f.rfind("/cuda/");
-  if (p != std::string::npos) return f.substr(p + 1);
-  return f;
-}
-
-int32_t fail(s3d_cuda_error* err, s3d_cuda_status status, const char* call, const char* file, int line,
-             const std::string& message) {
-  if (err) {
-    clear(err);
-    err->status = status;
-    err->line = line;
-    copy_str(err->call, sizeof(err->call), call ? call : "");
-    copy_str(err->file, sizeof(err->file), short_file(file));
-    copy_str(err->message, sizeof(err->message), message);
-  }
-  return status;
-}
-
-static std::string cuda_text(cudaError_t e) {
-  return std::string(cudaGetErrorString(e)) + " (" + cudaGetErrorName(e) + ")";
-}
-
-int32_t fail_cuda(s3d_cuda_error* err, cudaError_t e, const char* call, const char* file, int line) {
-  std::string c = call ? call : "";
-  std::size_t paren = c.find('(');
-  std::string name = paren == std::string::npos ? c : c.substr(0, paren);
-  s3d_cuda_status st = e == cudaErrorMemoryAllocation ? S3D_CUDA_OUT_OF_MEMORY
-                       : (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver) ? S3D_CUDA_NO_DEVICE
-                                                                                      : S3D_CUDA_CUDA_ERROR;
-  cudaGetLastError();  // clear a sticky-free error so the next call starts clean
-  return fail(err, st, name.c_str(), file, line, name + ": " + cuda_text(e));
-}
-
-int32_t device_alloc(s3d_cuda_context* ctx, std::size_t bytes, void** out, s3d_cuda_error* err, const char* file,
-                     int line) {
-  *out = nullptr;
-  cudaError_t e = cudaMallocAsync(out, bytes, ctx->stream);
-  if (e == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    std::size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    fail(err, S3D_CUDA_OUT_OF_MEMORY, "cudaMallocAsync", file, line,
-         "cudaMallocAsync: out of device memory allocating " + std::to_string(bytes) + " bytes (" +
-             std::to_string(free_b) + " of " + std::to_string(total_b) + " bytes free)");
-    if (err) {
-      err->requested_bytes = bytes;
-      err->free_bytes = free_b;
-    }
-    return S3D_CUDA_OUT_OF_MEMORY;
-  }
-  if (e != cudaSuccess) return fail_cuda(err, e, "cudaMallocAsync", file, line);
-  ctx->allocated_bytes += bytes;
-  if (ctx->allocated_bytes > ctx->peak_bytes) ctx->peak_bytes = ctx->allocated_bytes;
-  return S3D_CUDA_OK;
-}
-
-void device_free(s3d_cuda_context* ctx, void* p, std::size_t bytes) {
-  if (!p) return;
-  cudaFreeAsync(p, ctx->stream);
-  ctx->allocated_bytes -= bytes < ctx->allocated_bytes ? bytes : ctx->allocated_bytes;
-}
-
-}  // namespace s3d::cuda
 
 namespace {
 
@@ -125,7 +47,10 @@ int32_t fill_device(int32_t device, s3d_cuda_device_info* out, s3d_cuda_error* e
   out->multiprocessors = prop.multiProcessorCount;
   out->total_bytes = prop.totalGlobalMem;
   copy_str(out->name, sizeof(out->name), prop.name);
-  cudaDeviceGetPCIBusId(out->pci_bus_id, sizeof(out->pci_bus_id), device);
+  if (cudaDeviceGetPCIBusId(out->pci_bus_id, sizeof(out->pci_bus_id), device) != cudaSuccess) {
+    cudaGetLastError();  // informational only: an empty bus id, not an unusable device
+    out->pci_bus_id[0] = '\0';
+  }
   S3D_CUDA_CHECK(cudaSetDevice(device), err);
   std::size_t free_b = 0, total_b = 0;
   S3D_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b), err);
@@ -136,15 +61,16 @@ int32_t fill_device(int32_t device, s3d_cuda_device_info* out, s3d_cuda_error* e
 
 int32_t selftest(int32_t device, s3d_cuda_error* err) {
   S3D_CUDA_CHECK(cudaSetDevice(device), err);
-  int* d = nullptr;
-  S3D_CUDA_CHECK(cudaMalloc(&d, 32 * sizeof(int)), err);
-  s3d_cuda_selftest<<<1, 32>>>(d);
-  cudaError_t e = cudaGetLastError();
-  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  DeviceBuffer<int> d;  // before any context: untracked
+  S3D_CUDA_ALLOC(d, nullptr, 32, err);
+  // A launch or run failure (no code for this architecture) is the kernel's.
+  constexpr const char* kSelftest = "s3d_cuda_selftest<<<1,32>>>";
+  s3d_cuda_selftest<<<1, 32>>>(d.data());
+  S3D_CUDA_CHECK_LAUNCH(kSelftest, err);
+  if (const cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess)
+    return fail_cuda(err, e, kSelftest, __FILE__, __LINE__);
   int h[32] = {0};
-  if (e == cudaSuccess) e = cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost);
-  cudaFree(d);
-  if (e != cudaSuccess) return fail_cuda(err, e, "s3d_cuda_selftest<<<1,32>>>", __FILE__, __LINE__);
+  S3D_CUDA_CHECK(cudaMemcpy(h, d.data(), sizeof(h), cudaMemcpyDeviceToHost), err);
   for (int i = 0; i < 32; ++i)
     if (h[i] != 3 * i + 1)
       return fail(err, S3D_CUDA_INTERNAL, "s3d_cuda_selftest", __FILE__, __LINE__,
@@ -165,15 +91,17 @@ int32_t api_init(int32_t device, s3d_cuda_probe* p, s3d_cuda_error* err) {
   std::memset(p, 0, sizeof(*p));
   p->device_count = -1;
   p->device.ordinal = device;
-  cudaRuntimeGetVersion(&p->runtime_version);
-  cudaDriverGetVersion(&p->driver_version);  // 0 when no driver is installed
+  // Both leave 0 when they fail (no driver installed): the probe reports that below.
+  if (cudaRuntimeGetVersion(&p->runtime_version) != cudaSuccess) p->runtime_version = 0;
+  if (cudaDriverGetVersion(&p->driver_version) != cudaSuccess) p->driver_version = 0;
+  cudaGetLastError();
 
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   int32_t status = S3D_CUDA_OK;
   if (e != cudaSuccess) {
     cudaGetLastError();
-    std::string r = "cudaGetDeviceCount failed: " + cuda_text(e);
+    std::string r = "cudaGetDeviceCount failed: " + cuda_error_text(e);
     if (p->driver_version == 0)
       r += "; no NVIDIA driver is loadable (libcuda.so.1 missing or no GPU exposed to this process/container)";
     else if (p->driver_version < p->runtime_version)
@@ -241,11 +169,14 @@ int32_t api_device_info(int32_t device, s3d_cuda_device_info* out, s3d_cuda_erro
 void api_destroy_context(s3d_cuda_context* ctx) {
   if (!ctx) return;
   const Libraries& L = libraries();
-  cudaSetDevice(ctx->device);
-  if (ctx->stream) cudaStreamSynchronize(ctx->stream);
+  // destroy_context returns nothing (the ABI's rule for teardown): every step
+  // is tried even when one fails, and the error is cleared for the next caller.
+  static_cast<void>(cudaSetDevice(ctx->device));
+  if (ctx->stream) static_cast<void>(cudaStreamSynchronize(ctx->stream));
   if (ctx->cudnn && L.cudnn.destroy) L.cudnn.destroy(ctx->cudnn);
   if (ctx->cublas && L.cublas.destroy) L.cublas.destroy(ctx->cublas);
-  if (ctx->stream) cudaStreamDestroy(ctx->stream);
+  if (ctx->stream) static_cast<void>(cudaStreamDestroy(ctx->stream));
+  cudaGetLastError();
   delete ctx;
 }
 

@@ -1,7 +1,8 @@
 // Inside the s3d_cuda plugin: error helpers, the context, the run-time loaded
 // libraries and the stage registry. Kernels (cuda/*.cu) include this to get a
-// stream, cuBLAS/cuDNN handles and tracked device memory, and register the
-// engine stages they implement with S3D_CUDA_STAGE (see stage_registry.cc).
+// stream, cuBLAS/cuDNN handles, the error path and tracked device memory, and
+// register the engine stages they implement with S3D_CUDA_STAGE (see
+// stage_registry.cc). Plain C++: g++ compiles the .cc files that include it.
 #pragma once
 #include <cuda_runtime_api.h>
 
@@ -24,19 +25,40 @@ struct s3d_cuda_context {
 
 namespace s3d::cuda {
 
-// --- errors ---------------------------------------------------------------
+// --- errors (errors.cc) -----------------------------------------------------
 // Fills err (may be null) and returns status. file is shortened to "cuda/...".
 int32_t fail(s3d_cuda_error* err, s3d_cuda_status status, const char* call, const char* file, int line,
              const std::string& message);
 // A cudaError_t as a status + message ("cudaMalloc: out of memory (cudaErrorMemoryAllocation)").
 int32_t fail_cuda(s3d_cuda_error* err, cudaError_t e, const char* call, const char* file, int line);
+// An allocation of `bytes` that failed for lack of memory: S3D_CUDA_OUT_OF_MEMORY with the
+// requested and (cudaMemGetInfo) free bytes, which JS reports as OutOfMemoryError.
+int32_t fail_out_of_memory(s3d_cuda_error* err, const char* call, std::size_t bytes, const char* file, int line);
+std::string cuda_error_text(cudaError_t e);  // "out of memory (cudaErrorMemoryAllocation)"
 void clear(s3d_cuda_error* err);
 void copy_str(char* dst, std::size_t cap, const std::string& s);
 
+// Every CUDA runtime call: S3D_CUDA_CHECK(cudaMemcpy(...), err) returns the
+// status, naming the call, file and line.
 #define S3D_CUDA_CHECK(expr, err)                                              \
   do {                                                                         \
     cudaError_t s3d_e_ = (expr);                                               \
     if (s3d_e_ != cudaSuccess) return ::s3d::cuda::fail_cuda(err, s3d_e_, #expr, __FILE__, __LINE__); \
+  } while (0)
+
+// Right after every kernel launch: a launch error (bad configuration, no code
+// for this GPU) is reported under the kernel's name.
+#define S3D_CUDA_CHECK_LAUNCH(kernel_name, err)                                \
+  do {                                                                         \
+    cudaError_t s3d_e_ = cudaGetLastError();                                   \
+    if (s3d_e_ != cudaSuccess) return ::s3d::cuda::fail_cuda(err, s3d_e_, kernel_name, __FILE__, __LINE__); \
+  } while (0)
+
+// Forwards a failed status (already in err) from a call of the plugin's own.
+#define S3D_CUDA_TRY(expr)                                                     \
+  do {                                                                         \
+    const int32_t s3d_st_ = (expr);                                            \
+    if (s3d_st_ != S3D_CUDA_OK) return s3d_st_;                                \
   } while (0)
 
 // --- run-time loaded libraries (libraries.cc) --------------------------------
@@ -54,7 +76,9 @@ struct Libraries {
 // Loads cuBLAS and cuDNN once (thread-safe) with the documented search order.
 const Libraries& libraries();
 
-// --- device memory tracked per context (OOM carries requested/free bytes) -----
+// --- device memory tracked per context (device_memory.cc) ---------------------
+// Stream-ordered on ctx->stream, counted in memory_stats; OOM carries requested/free
+// bytes. Own the result with DeviceBuffer (cuda/device_buffer.cuh), not by hand.
 int32_t device_alloc(s3d_cuda_context* ctx, std::size_t bytes, void** out, s3d_cuda_error* err, const char* file,
                      int line);
 void device_free(s3d_cuda_context* ctx, void* p, std::size_t bytes);

@@ -1,7 +1,8 @@
-// Parity and timing of the fused CUDA NeRF kernel (cuda/nerf_renderer.cu)
-// against its CPU twin NerfRenderer (cpp/model/nerf_renderer.cc), on random
-// planes, F_cm, audio code and poses, for the tiny fixture model and a
-// random-weight s3d-64 model.
+// Parity and timing of the fused CUDA NeRF kernel (cuda/nerf_renderer.cu and
+// the ops it chains) against its CPU twin NerfRenderer (cpp/model/nerf_renderer.cc),
+// on random planes, F_cm, audio code and poses, for the tiny fixture model and a
+// random-weight s3d-64 model. Built by CMake (target test_nerf_cuda) with
+// cuda/*.cu and the plugin's error path (cuda/plugin/errors.cc, device_memory.cc).
 //   build-cuda-test/test_nerf_cuda [--case tiny|s3d64|all] [--mode fp32|tc|all] [--reps N] [--quick]
 // Exit 0: every check passed; 1: a mismatch or a CUDA error; 77: no usable GPU (skip).
 #include <algorithm>
@@ -33,15 +34,33 @@ namespace sc = s3d::cuda;
 
 static int g_failures = 0;
 
+// A CUDA runtime call of the test itself.
 #define CK(call)                                                                                   \
   do {                                                                                             \
     const cudaError_t e_ = (call);                                                                 \
     if (e_ != cudaSuccess) {                                                                       \
-      std::printf("  FAIL %s (%s:%d): %s [%s]\n", #call, __FILE__, __LINE__, cudaGetErrorString(e_), \
-                  sc::nerf_cuda_last_error());                                                     \
+      std::printf("  FAIL %s (%s:%d): %s\n", #call, __FILE__, __LINE__, cudaGetErrorString(e_));   \
       std::exit(1);                                                                                \
     }                                                                                              \
   } while (0)
+
+// A call into the kernels: an s3d_cuda_status, the details in g_err (the plugin's error path).
+static s3d_cuda_error g_err;
+#define CKS(call)                                                                                  \
+  do {                                                                                             \
+    if ((call) != S3D_CUDA_OK) {                                                                   \
+      std::printf("  FAIL %s (%s:%d): status %d, %s (%s:%d)\n", #call, __FILE__, __LINE__,          \
+                  static_cast<int>(g_err.status), g_err.message, g_err.file, static_cast<int>(g_err.line)); \
+      std::exit(1);                                                                                \
+    }                                                                                              \
+  } while (0)
+
+// A device buffer of n floats (cudaMalloc; freed by its destructor).
+static sc::DeviceBuffer<float> device_floats(size_t n) {
+  sc::DeviceBuffer<float> b;
+  CKS(sc::DeviceBuffer<float>::create(nullptr, n, &b, &g_err, __FILE__, __LINE__));
+  return b;
+}
 
 // Weights of the NeRF part only (deform.*, decoder.*), uniform(+-1/sqrt(fan_in))
 // like torch's Linear init, the last deform layer included (not zero), so
@@ -150,26 +169,24 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
   for (int k = 0; k < 3; ++k) d.plane_scale[k] = cfg.plane_scale()[k];
   auto g = [&](const std::string& n, const Shape& s) { return w.get(n, s).data; };
   const int h0 = d.h0, h1 = d.h1, h2 = d.h2;
-  sc::NerfHostWeights hw{g("deform.e1.weight", {h0, cfg.deform_in()}), g("deform.e1.bias", {h0}),
-                         g("deform.e2.weight", {h1, h0}), g("deform.e2.bias", {h1}),
-                         g("deform.e3.weight", {h2, h1}), g("deform.e3.bias", {h2}),
-                         g("deform.d1.weight", {h1, h2}), g("deform.d1.bias", {h1}),
-                         g("deform.d2.weight", {h0, 2 * h1}), g("deform.d2.bias", {h0}),
-                         g("deform.d3.weight", {3, 2 * h0}), g("deform.d3.bias", {3}),
-                         g("decoder.fc1.weight", {cfg.decoder_hidden, cfg.point_feat()}),
-                         g("decoder.fc1.bias", {cfg.decoder_hidden}),
-                         g("decoder.fc2.weight", {1 + cfg.feat_channels, cfg.decoder_hidden}),
-                         g("decoder.fc2.bias", {1 + cfg.feat_channels})};
+  sc::NerfHostWeights hw{{g("deform.e1.weight", {h0, cfg.deform_in()}), g("deform.e1.bias", {h0}),
+                          g("deform.e2.weight", {h1, h0}), g("deform.e2.bias", {h1}),
+                          g("deform.e3.weight", {h2, h1}), g("deform.e3.bias", {h2}),
+                          g("deform.d1.weight", {h1, h2}), g("deform.d1.bias", {h1}),
+                          g("deform.d2.weight", {h0, 2 * h1}), g("deform.d2.bias", {h0}),
+                          g("deform.d3.weight", {3, 2 * h0}), g("deform.d3.bias", {3})},
+                         {g("decoder.fc1.weight", {cfg.decoder_hidden, cfg.point_feat()}),
+                          g("decoder.fc1.bias", {cfg.decoder_hidden}),
+                          g("decoder.fc2.weight", {1 + cfg.feat_channels, cfg.decoder_hidden}),
+                          g("decoder.fc2.bias", {1 + cfg.feat_channels})}};
   sc::CudaNerfWeights dw;
-  CK(sc::nerf_weights_upload(d, hw, &dw));
-  float *d_cm = nullptr, *d_code = nullptr, *d_out = nullptr;
+  CKS(sc::nerf_weights_upload(nullptr, d, hw, &dw, &g_err));
   const int res = cfg.render_size, OC = cfg.coarse_channels();
   const size_t n_out = static_cast<size_t>(res) * res * OC;
-  CK(cudaMalloc(reinterpret_cast<void**>(&d_cm), sizeof(float) * in.cm.numel()));
-  CK(cudaMemcpy(d_cm, in.cm.data, sizeof(float) * in.cm.numel(), cudaMemcpyHostToDevice));
-  CK(cudaMalloc(reinterpret_cast<void**>(&d_code), sizeof(float) * in.code.size()));
-  CK(cudaMemcpy(d_code, in.code.data(), sizeof(float) * in.code.size(), cudaMemcpyHostToDevice));
-  CK(cudaMalloc(reinterpret_cast<void**>(&d_out), sizeof(float) * n_out));
+  sc::DeviceBuffer<float> d_cm = device_floats(in.cm.numel()), d_code = device_floats(in.code.size()),
+                          d_out = device_floats(n_out);
+  CKS(d_cm.upload(in.cm.data, in.cm.numel(), &g_err, __FILE__, __LINE__));
+  CKS(d_code.upload(in.code.data(), in.code.size(), &g_err, __FILE__, __LINE__));
   cudaStream_t stream;
   CK(cudaStreamCreate(&stream));
 
@@ -178,7 +195,7 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
   Planes planes16 = planes;
   for (int l = 0; l < 4; ++l) {
     planes16.levels[l] = planes.levels[l].clone();
-    sc::nerf_round_fp16_host(planes16.levels[l].data, planes16.levels[l].numel());
+    sc::triplane_round_fp16_host(planes16.levels[l].data, planes16.levels[l].numel());
   }
   const Tensor ref16 = renderer.render(pool, planes16, in.cm, in.code.data(), in.pose_src, in.pose_tar);
 
@@ -201,25 +218,25 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
       hh[l] = planes.h(l);
       ww[l] = planes.w(l);
     }
-    sc::CudaNerfPlanes dp;
-    CK(sc::nerf_planes_upload(lv, hh, ww, cfg.plane_channels, m.fp16_planes, &dp));
+    sc::CudaTriplanes dp;  // freed at the end of the iteration
+    CKS(sc::triplane_upload(nullptr, lv, hh, ww, cfg.plane_channels, m.fp16_planes, &dp, &g_err));
     sc::CudaNerfParams p;
     p.weights = &dw;
     p.planes = &dp;
-    p.cm = d_cm;
+    p.cm = d_cm.data();
     p.cm_h = static_cast<int>(in.cm.dim(0));
     p.cm_w = static_cast<int>(in.cm.dim(1));
-    p.code = d_code;
+    p.code = d_code.data();
     std::memcpy(p.pose_src, in.pose_src.data(), sizeof p.pose_src);
     std::memcpy(p.pose_tar, in.pose_tar.data(), sizeof p.pose_tar);
-    p.out = d_out;
+    p.out = d_out.data();
     p.tensor_cores = m.tc;
     // Poison (0xFF bytes = NaN) so an unwritten output cannot pass.
-    CK(cudaMemsetAsync(d_out, 0xFF, sizeof(float) * n_out, stream));
-    CK(sc::nerf_render_cuda(p, stream));
+    CK(cudaMemsetAsync(d_out.data(), 0xFF, sizeof(float) * n_out, stream));
+    CKS(sc::nerf_render_cuda(p, stream, &g_err));
     CK(cudaStreamSynchronize(stream));
     std::vector<float> out(n_out);
-    CK(cudaMemcpy(out.data(), d_out, sizeof(float) * n_out, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(out.data(), d_out.data(), sizeof(float) * n_out, cudaMemcpyDeviceToHost));
     int64_t bad = 0;
     const Tensor& ref = m.fp16_planes ? ref16 : ref32;
     const double e = rel_err(out, ref, &bad);
@@ -235,11 +252,11 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
     CK(cudaEventCreate(&b));
-    for (int i = 0; i < 3; ++i) CK(sc::nerf_render_cuda(p, stream));
+    for (int i = 0; i < 3; ++i) CKS(sc::nerf_render_cuda(p, stream, &g_err));
     std::vector<float> ms;
     for (int i = 0; i < reps; ++i) {
       CK(cudaEventRecord(a, stream));
-      CK(sc::nerf_render_cuda(p, stream));
+      CKS(sc::nerf_render_cuda(p, stream, &g_err));
       CK(cudaEventRecord(b, stream));
       CK(cudaEventSynchronize(b));
       float t = 0;
@@ -261,13 +278,8 @@ static void run_case(const std::string& name, const Weights& w, const std::strin
                 sc::nerf_smem_bytes(d, rb, m.tc));
     CK(cudaEventDestroy(a));
     CK(cudaEventDestroy(b));
-    sc::nerf_planes_free(&dp);
   }
   CK(cudaStreamDestroy(stream));
-  cudaFree(d_cm);
-  cudaFree(d_code);
-  cudaFree(d_out);
-  sc::nerf_weights_free(&dw);
 }
 
 int main(int argc, char** argv) {
