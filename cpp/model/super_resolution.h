@@ -52,6 +52,9 @@ class SuperResolution {
   // + 1 + 1 at image), so kWindowMargin = 3 cells (12 pixels) around it suffices.
   PixelBox coarse_window(const PixelBox& out) const;
   static constexpr int kWindowMargin = 3;
+  // Within that crop the image-size convs (out1, out2: 3x3 each) run on `out` plus
+  // kRegionMargin pixels only.
+  static constexpr int kRegionMargin = 2;
   // The bounding box of keep < 1 (the pixels forward() may generate), empty when the
   // hole hides nothing.
   PixelBox hole_box(const Tensor& keep) const;
@@ -79,9 +82,11 @@ class SuperResolution {
   // The generated image of a ch x cw window of coarse cells (the whole image at
   // r x r): coarse (ch, cw, 3+F+1), half (2ch, 2cw, c1), full (4ch, 4cw, c0) ->
   // rgb (4ch, 4cw, 3) = out_rgb(h)[:3] + up2(rgb_mid); gate_logit (4ch * 4cw) gets
-  // out_rgb's 4th row when given (sr_source_gate).
+  // out_rgb's 4th row when given (sr_source_gate). With a region (in pixels of the
+  // 4ch x 4cw image) the image-size layers run on it alone and rgb is its
+  // (height, width, 3), exact except for the region's outer kRegionMargin pixels.
   void generate(ThreadPool& pool, Scratch& sc, const float* coarse, int ch, int cw, const float* half,
-                const float* full, float* rgb, float* gate_logit) const;
+                const float* full, float* rgb, float* gate_logit, const PixelBox* region = nullptr) const;
   void check_inputs(const Tensor& coarse, const Tensor& full, const Tensor& half, const Tensor& seen,
                     const Tensor& keep) const;
   mutable std::mutex scratch_mu_;
