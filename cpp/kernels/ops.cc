@@ -40,20 +40,26 @@ std::vector<Tap> taps(int in, int out) {
 
 }  // namespace
 
-void resize_bilinear(ThreadPool* pool, const float* in, int H, int W, int C, float* out, int Ho, int Wo) {
+// resize_bilinear's output rows [oy0, oy1) x columns [ox0, ox1), written densely.
+static void resize_window(ThreadPool* pool, const float* in, int H, int W, int C, float* out, int Ho, int Wo, int ox0,
+                          int oy0, int ox1, int oy1) {
   if (H <= 0 || W <= 0 || C <= 0 || Ho <= 0 || Wo <= 0)
     throw Error(ErrorCode::InvalidArgument, "Expected positive sizes for resize_bilinear but received " +
                                                 std::to_string(H) + "x" + std::to_string(W) + "x" +
                                                 std::to_string(C) + " -> " + std::to_string(Ho) + "x" +
                                                 std::to_string(Wo));
+  if (ox0 < 0 || oy0 < 0 || ox1 > Wo || oy1 > Ho || ox1 <= ox0 || oy1 <= oy0)
+    throw Error(ErrorCode::InvalidArgument, "Expected a non-empty window inside the " + std::to_string(Ho) + "x" +
+                                                std::to_string(Wo) + " output for resize_bilinear");
   const std::vector<Tap> ty = taps(H, Ho), tx = taps(W, Wo);
-  run(pool, Ho, 4, [&](int64_t y0, int64_t y1, int) {
+  const int ow = ox1 - ox0;
+  run(pool, oy1 - oy0, 4, [&](int64_t y0, int64_t y1, int) {
     for (int64_t y = y0; y < y1; ++y) {
-      const Tap& a = ty[y];
+      const Tap& a = ty[oy0 + y];
       const float* r0 = in + static_cast<size_t>(a.i0) * W * C;
       const float* r1 = in + static_cast<size_t>(a.i1) * W * C;
-      float* o = out + static_cast<size_t>(y) * Wo * C;
-      for (int x = 0; x < Wo; ++x, o += C) {
+      float* o = out + static_cast<size_t>(y) * ow * C;
+      for (int x = ox0; x < ox1; ++x, o += C) {
         const Tap& b = tx[x];
         const float* p00 = r0 + static_cast<size_t>(b.i0) * C;
         const float* p01 = r0 + static_cast<size_t>(b.i1) * C;
@@ -67,8 +73,17 @@ void resize_bilinear(ThreadPool* pool, const float* in, int H, int W, int C, flo
   });
 }
 
+void resize_bilinear(ThreadPool* pool, const float* in, int H, int W, int C, float* out, int Ho, int Wo) {
+  resize_window(pool, in, H, W, C, out, Ho, Wo, 0, 0, Wo, Ho);
+}
+
 void upsample_bilinear2x(ThreadPool* pool, const float* in, int H, int W, int C, float* out) {
   resize_bilinear(pool, in, H, W, C, out, 2 * H, 2 * W);
+}
+
+void upsample_bilinear2x_window(ThreadPool* pool, const float* in, int H, int W, int C, int x0, int y0, int x1,
+                                int y1, float* out) {
+  resize_window(pool, in, H, W, C, out, 2 * H, 2 * W, x0, y0, x1, y1);
 }
 
 void avg_pool(ThreadPool* pool, const float* in, int H, int W, int C, int k, float* out) {

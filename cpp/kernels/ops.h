@@ -14,6 +14,10 @@ class ThreadPool;
 void resize_bilinear(ThreadPool* pool, const float* in, int H, int W, int C, float* out, int Ho, int Wo);
 // F.interpolate(scale_factor=2, mode="bilinear", align_corners=False): out 2H x 2W x C.
 void upsample_bilinear2x(ThreadPool* pool, const float* in, int H, int W, int C, float* out);
+// Rows [y0, y1) x columns [x0, x1) of upsample_bilinear2x's output, written densely
+// ((y1 - y0) x (x1 - x0) x C); every value equals the full call's.
+void upsample_bilinear2x_window(ThreadPool* pool, const float* in, int H, int W, int C, int x0, int y0, int x1,
+                                int y1, float* out);
 // Non-overlapping k x k average pool, stride k (F.avg_pool2d(x, k)):
 // out (H/k) x (W/k) x C, remainder rows/cols dropped like PyTorch.
 void avg_pool(ThreadPool* pool, const float* in, int H, int W, int C, int k, float* out);

@@ -83,8 +83,8 @@ void SuperResolution::source(ThreadPool& pool, const float* image, const float* 
 // (sr_source_gate); the crop_*, gen and region_* buffers serve forward_window.
 struct SuperResolution::Scratch {
   Tensor a, b, c, rgb_mid, gate;
-  Tensor crop_coarse, crop_half, crop_full, gen;
-  Tensor region_hu, region_full, region_h, region_up;
+  Tensor crop_coarse, crop_half, region_full, gen;
+  Tensor region_hu, region_h;
 };
 
 SuperResolution::~SuperResolution() = default;
@@ -149,41 +149,32 @@ void SuperResolution::generate(ThreadPool& pool, Scratch& sc, const float* coars
   gemm(&pool, static_cast<int>(nm), h2, m, mid_rgb_.w, rgb_mid, 3, acc);
 
   // Image: h = lrelu(out2(lrelu(out1([up2(h), full])))); rgb = out_rgb(h) + up2(rgb_mid).
-  float* hu = sc.b.data;  // h1 is dead
-  upsample_bilinear2x(&pool, h2, mh, mw, m, hu);
-  float* h3 = sc.a.data;  // x is dead
   float* h4 = sc.c.data;  // h2 is dead after out1
-  if (region) {
-    // Only the region's pixels: its crops of up2(h) and full are made dense first.
+  if (region) {  // only the region's pixels; full is already the region's
     if (gate_logit) throw Error(ErrorCode::Internal, "SuperResolution: a region has no gate (sr_paste_source only)");
     const PixelBox& R = *region;
     const int rh = R.height(), rw = R.width();
-    auto copy_region = [&](const float* img, int c, float* dst) {
-      for (int y = R.y0; y < R.y1; ++y, dst += static_cast<size_t>(rw) * c)
-        std::memcpy(dst, img + (static_cast<size_t>(y) * fw + R.x0) * c, sizeof(float) * rw * c);
-    };
     // Region buffers, grown on demand (a region is at most the whole image).
     auto need = [](Tensor& t, int64_t n) {
       if (!t.defined() || t.numel() < n) t = Tensor::empty({n});
       return t.data;
     };
     const int64_t nr = static_cast<int64_t>(rh) * rw;
-    float* hu_r = need(sc.region_hu, nr * m);
-    float* full_r = need(sc.region_full, nr * c0);
-    copy_region(hu, m, hu_r);
-    copy_region(full, c0, full_r);
-    h3 = need(sc.region_h, nr * o);
-    conv2d(&pool, {{hu_r, m}, {full_r, c0}}, rh, rw, out1_, h3, Act::LeakyRelu, slope);
+    float* hu = need(sc.region_hu, nr * m);
+    upsample_bilinear2x_window(&pool, h2, mh, mw, m, R.x0, R.y0, R.x1, R.y1, hu);
+    float* h3 = need(sc.region_h, nr * o);
+    conv2d(&pool, {{hu, m}, {full, c0}}, rh, rw, out1_, h3, Act::LeakyRelu, slope);
     conv2d(&pool, {{h3, o}}, rh, rw, out2_, h4, Act::LeakyRelu, slope);  // c holds nf * o
-    float* up = need(sc.region_up, nf * 3);
-    upsample_bilinear2x(&pool, rgb_mid, mh, mw, 3, up);
-    copy_region(up, 3, rgb);
+    upsample_bilinear2x_window(&pool, rgb_mid, mh, mw, 3, R.x0, R.y0, R.x1, R.y1, rgb);
     Epilogue acc_out;
     acc_out.bias = out_rgb_.bias.data();
     acc_out.accumulate = true;
-    gemm(&pool, rh * rw, h4, o, out_rgb_.w, rgb, 3, acc_out);
+    gemm(&pool, static_cast<int>(nr), h4, o, out_rgb_.w, rgb, 3, acc_out);
     return;
   }
+  float* hu = sc.b.data;  // h1 is dead
+  upsample_bilinear2x(&pool, h2, mh, mw, m, hu);
+  float* h3 = sc.a.data;  // x is dead
   conv2d(&pool, {{hu, m}, {full, c0}}, fh, fw, out1_, h3, Act::LeakyRelu, slope);
   conv2d(&pool, {{h3, o}}, fh, fw, out2_, h4, Act::LeakyRelu, slope);
   upsample_bilinear2x(&pool, rgb_mid, mh, mw, 3, rgb);
@@ -284,7 +275,7 @@ Tensor SuperResolution::forward_window(ThreadPool& pool, const Tensor& coarse, c
     const int64_t nf = static_cast<int64_t>(H) * H;
     sc.crop_coarse = Tensor::empty({static_cast<int64_t>(r) * r * cc});
     sc.crop_half = Tensor::empty({nf / 4 * c1});
-    sc.crop_full = Tensor::empty({nf * c0});
+    sc.region_full = Tensor::empty({nf * c0});
     sc.gen = Tensor::empty({nf * 3});
   }
   // Copies rows [y0, y1) x columns [x0, x1) of a (?, w, c) image, densely.
@@ -293,19 +284,21 @@ Tensor SuperResolution::forward_window(ThreadPool& pool, const Tensor& coarse, c
     for (int y = b.y0 * s; y < b.y1 * s; ++y, dst += static_cast<size_t>(x1 - x0) * c)
       std::memcpy(dst, img + (static_cast<size_t>(y) * w + x0) * c, sizeof(float) * (x1 - x0) * c);
   };
-  crop(coarse.data, r, cc, 1, cw, sc.crop_coarse.data);
-  crop(half.data, 2 * r, c1, 2, cw, sc.crop_half.data);
-  crop(full.data, H, c0, 4, cw, sc.crop_full.data);
   // The image-size convs run on the box plus the two pixels that out1 and out2 read
   // around it (in crop pixels); the crop's margin is wider, so only image borders clip it.
   const int cx0 = 4 * cw.x0, cy0 = 4 * cw.y0;
   const PixelBox region{std::max(0, out.x0 - kRegionMargin - cx0), std::max(0, out.y0 - kRegionMargin - cy0),
                         std::min(4 * cw.width(), out.x1 + kRegionMargin - cx0),
                         std::min(4 * cw.height(), out.y1 + kRegionMargin - cy0)};
-  generate(pool, sc, sc.crop_coarse.data, cw.height(), cw.width(), sc.crop_half.data, sc.crop_full.data,
+  crop(coarse.data, r, cc, 1, cw, sc.crop_coarse.data);
+  crop(half.data, 2 * r, c1, 2, cw, sc.crop_half.data);
+  // full only where the image-size convs read it: the region, in image pixels
+  const PixelBox region_px{cx0 + region.x0, cy0 + region.y0, cx0 + region.x1, cy0 + region.y1};
+  crop(full.data, H, c0, 1, region_px, sc.region_full.data);
+  generate(pool, sc, sc.crop_coarse.data, cw.height(), cw.width(), sc.crop_half.data, sc.region_full.data,
            sc.gen.data, nullptr, &region);
   // rgb = keep * seen + (1 - keep) * generated inside the box, as forward() does.
-  const int gw = region.width(), gx0 = cx0 + region.x0, gy0 = cy0 + region.y0;
+  const int gw = region.width(), gx0 = region_px.x0, gy0 = region_px.y0;
   const float* src = seen.data;
   const float* kp = keep.data;
   const float* gen = sc.gen.data;

@@ -83,8 +83,9 @@ class SuperResolution {
   // r x r): coarse (ch, cw, 3+F+1), half (2ch, 2cw, c1), full (4ch, 4cw, c0) ->
   // rgb (4ch, 4cw, 3) = out_rgb(h)[:3] + up2(rgb_mid); gate_logit (4ch * 4cw) gets
   // out_rgb's 4th row when given (sr_source_gate). With a region (in pixels of the
-  // 4ch x 4cw image) the image-size layers run on it alone and rgb is its
-  // (height, width, 3), exact except for the region's outer kRegionMargin pixels.
+  // 4ch x 4cw image) the image-size layers run on it alone: full is then the region's
+  // (height, width, c0) and rgb its (height, width, 3), exact except for the region's
+  // outer kRegionMargin pixels.
   void generate(ThreadPool& pool, Scratch& sc, const float* coarse, int ch, int cw, const float* half,
                 const float* full, float* rgb, float* gate_logit, const PixelBox* region = nullptr) const;
   void check_inputs(const Tensor& coarse, const Tensor& full, const Tensor& half, const Tensor& seen,

@@ -245,6 +245,21 @@ static void test_ops(ThreadPool* pool) {
           if (!close(up[(static_cast<size_t>(y) * 2 * W + x) * C + c], bilinear_ref(in, H, W, C, 2 * H, 2 * W, y, x, c), 1.0))
             ++bad;
     CHECK(bad == 0, "upsample_bilinear2x: %d bad", bad);
+    // A window of the output (touching the top edge, inside on the other sides) is the
+    // full call's values, bit for bit, stored densely.
+    {
+      const int wx0 = 3, wy0 = 0, wx1 = 11, wy1 = 7, ww = wx1 - wx0;
+      std::vector<float> win(static_cast<size_t>(wy1 - wy0) * ww * C);
+      upsample_bilinear2x_window(pool, in.data(), H, W, C, wx0, wy0, wx1, wy1, win.data());
+      bad = 0;
+      for (int y = wy0; y < wy1; ++y)
+        for (int x = wx0; x < wx1; ++x)
+          for (int c = 0; c < C; ++c)
+            if (win[(static_cast<size_t>(y - wy0) * ww + (x - wx0)) * C + c] !=
+                up[(static_cast<size_t>(y) * 2 * W + x) * C + c])
+              ++bad;
+      CHECK(bad == 0, "upsample_bilinear2x_window: %d values differ from the full call", bad);
+    }
     const int Ho = 3, Wo = 11;
     std::vector<float> rs(Ho * Wo * C);
     resize_bilinear(nullptr, in.data(), H, W, C, rs.data(), Ho, Wo);
