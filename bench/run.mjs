@@ -22,10 +22,12 @@ import { createSession, cpuFeatures } from '../lib/index.js';
 import { lastFrameTimings, lastIdentityTimings } from '../lib/internal.js';
 
 const CONFIGS = {
-  default: { label: 'default (best ISA, all cores)', env: {}, threads: 0 },
-  '1thread': { label: 'best ISA, 1 thread', env: {}, threads: 1 },
-  avx2: { label: 'S3D_CPU_FEATURES=avx2', env: { S3D_CPU_FEATURES: 'avx2' }, threads: 0 },
-  scalar: { label: 'S3D_CPU_FEATURES=scalar (baseline)', env: { S3D_CPU_FEATURES: 'scalar' }, threads: 0, slow: true },
+  default: { label: 'fast (default), all cores', env: {}, threads: 0, precision: 'fast' },
+  '1thread': { label: 'fast, 1 thread', env: {}, threads: 1, precision: 'fast' },
+  exact: { label: 'exact, all cores', env: {}, threads: 0, precision: 'exact' },
+  'exact-1thread': { label: 'exact, 1 thread', env: {}, threads: 1, precision: 'exact' },
+  avx2: { label: 'S3D_CPU_FEATURES=avx2', env: { S3D_CPU_FEATURES: 'avx2' }, threads: 0, precision: 'fast' },
+  scalar: { label: 'S3D_CPU_FEATURES=scalar (baseline)', env: { S3D_CPU_FEATURES: 'scalar' }, threads: 0, precision: 'fast', slow: true },
 };
 
 const { values } = parseArgs({
@@ -38,6 +40,7 @@ const { values } = parseArgs({
     // Internal: run one configuration and print its JSON result.
     child: { type: 'boolean', default: false },
     threads: { type: 'string', default: '0' },
+    precision: { type: 'string', default: 'fast' },
     'identity-reps': { type: 'string', default: '3' },
   },
 });
@@ -61,8 +64,8 @@ function medianOf(objs) {
 }
 
 /** One configuration, in this process: returns medians as plain JSON. */
-async function measure({ model, threads, frames, identityReps }) {
-  const session = await createSession({ model, threads: threads || undefined });
+async function measure({ model, threads, precision, frames, identityReps }) {
+  const session = await createSession({ model, threads: threads || undefined, precision, backend: 'cpu' });
   try {
     const size = session.config.image_size;
     const data = new Uint8Array(size * size * 3).map((_, i) => (i * 37) % 256);
@@ -100,7 +103,7 @@ async function measure({ model, threads, frames, identityReps }) {
       model: session.config.name,
       imageSize: size,
       threads: session.threads,
-      kernelIsa: f.kernelIsa,
+      kernelIsa: f.kernelIsa + (session.precision === 'fast' && f.bf16Kernels ? '+bf16' : ''),
       cap: f.cap,
       frames,
       frame: medianOf(stages),
@@ -117,6 +120,7 @@ if (values.child) {
   const r = await measure({
     model: values.model,
     threads: Number(values.threads),
+    precision: values.precision,
     frames: positiveInt('frames', values.frames),
     identityReps: positiveInt('identity-reps', values['identity-reps']),
   });
@@ -142,7 +146,7 @@ const script = fileURLToPath(import.meta.url);
 function run(name, model, what = name) {
   const c = CONFIGS[name];
   const n = c.slow ? Math.min(frames, scalarFrames) : frames;
-  const args = [script, '--child', '--frames', String(n), '--threads', String(c.threads),
+  const args = [script, '--child', '--frames', String(n), '--threads', String(c.threads), '--precision', c.precision,
     '--identity-reps', c.slow ? '1' : '3'];
   if (model) args.push('--model', model);
   const env = { ...process.env, ...c.env };

@@ -98,7 +98,7 @@ describe('public API parity with PyTorch (tiny model)', () => {
   let session;
   let audio;
   before(async () => {
-    session = await createSession({ model: requireFixture(tinyModel), threads: 2 });
+    session = await createSession({ model: requireFixture(tinyModel), threads: 2, precision: 'exact' });
     audio = await session.prepareAudio({ samples, sampleRate });
   });
   after(() => session?.dispose());

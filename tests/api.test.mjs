@@ -56,7 +56,7 @@ test('a misspelt option is an error, not ignored', async () => {
   await assert.rejects(createSession({ model: tinyModel, thread: 2 }), {
     name: 'InvalidArgumentError',
     code: 'ERR_INVALID_ARG',
-    message: 'Unknown option "thread" for createSession (known: model, backend, threads, signal)',
+    message: 'Unknown option "thread" for createSession (known: model, backend, threads, precision, signal)',
   });
   const session = await createSession({ model: tinyModel, threads: 1, backend: 'cpu' });
   try {

@@ -36,7 +36,7 @@ test('the realistic set exercises what it claims', () => {
 describe('parity with the PyTorch reference (realistic model, fp16 export)', () => {
   let session;
   before(async () => {
-    session = await createSession({ model: realisticModel, threads: 2 });
+    session = await createSession({ model: realisticModel, threads: 2, precision: 'exact' });
   });
   after(() => session?.dispose());
 
@@ -61,7 +61,7 @@ test('weights off by less than one fp16 step fail the frame stage', async () => 
     perturbed.set(name, { ...t, dtype: 'F32', data: Float32Array.from(t.data, (v) => v * (1 + 2 ** -11 * rand())) });
   const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'perturbed.safetensors');
   writeSafetensors(path, perturbed, model.metadata);
-  const session = await createSession({ model: path, threads: 2 });
+  const session = await createSession({ model: path, threads: 2, precision: 'exact' });
   try {
     const stage = fixtures.stages.find((s) => s.name === 'frame');
     const worst = Math.max(...Object.values(await stageErrors(session, fixtures, stage)));

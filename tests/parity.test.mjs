@@ -38,7 +38,7 @@ test('the stage fixture lists stages', () => {
 describe('parity with the PyTorch reference (tiny model)', () => {
   let session;
   before(async () => {
-    session = await createSession({ model: requireFixture(tinyModel), threads: 2 });
+    session = await createSession({ model: requireFixture(tinyModel), threads: 2, precision: 'exact' });
   });
   after(() => session?.dispose());
 
@@ -63,7 +63,7 @@ describe('the SR source mouth hole (config.sr_hole)', () => {
   const stage = stages.find((s) => s.name === 'super_resolution_source');
   let session;
   before(async () => {
-    session = await createSession({ model: requireFixture(tinyModel), threads: 2 });
+    session = await createSession({ model: requireFixture(tinyModel), threads: 2, precision: 'exact' });
   });
   after(() => session?.dispose());
 
@@ -140,7 +140,7 @@ describe('the SR source mouth hole (config.sr_hole)', () => {
     edit(cfg);
     const path = join(mkdtempSync(join(tmpdir(), 's3d-parity-')), 'edited-config.safetensors');
     writeSafetensors(path, model.tensors, { ...model.metadata, config: JSON.stringify(cfg) });
-    return createSession({ model: path, threads: 2 });
+    return createSession({ model: path, threads: 2, precision: 'exact' });
   };
 
   test('a model file with the older sr_hide_below cuts every masked row below it', async () => {
@@ -204,7 +204,7 @@ function writeModel(modelPath, edit) {
 
 // Runs the super_resolution stage of the model at path on inputs; -> { rgb, config }.
 async function srWith(path, inputs) {
-  const session = await createSession({ model: path, threads: 2 });
+  const session = await createSession({ model: path, threads: 2, precision: 'exact' });
   try {
     return { rgb: (await runStage(session, 'super_resolution', inputs)).rgb, config: session.config };
   } finally {
@@ -271,7 +271,7 @@ describe('the SR paste (config.sr_paste_source)', () => {
       [(t, cfg) => { cfg.sr_gate_keep = true; }, /sr_gate_keep .*not supported/],
     ];
     for (const [edit, message] of refused)
-      await assert.rejects(createSession({ model: writeModel(tinyModel, edit), threads: 2 }), message);
+      await assert.rejects(createSession({ model: writeModel(tinyModel, edit), threads: 2, precision: 'exact' }), message);
   });
 });
 
@@ -365,7 +365,7 @@ function writePerturbedModel(tensorName) {
 describe('the parity test can fail: a perturbed module fails exactly its stages', () => {
   for (const [tensorName, affected] of Object.entries(PERTURBATIONS)) {
     test(`perturbed ${tensorName}`, async () => {
-      const session = await createSession({ model: writePerturbedModel(tensorName), threads: 2 });
+      const session = await createSession({ model: writePerturbedModel(tensorName), threads: 2, precision: 'exact' });
       try {
         for (const stage of stages) {
           const worst = Math.max(...Object.values(await stageErrors(session, stage)));

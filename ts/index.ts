@@ -3,7 +3,7 @@ import './dispose.js';
 import { native, type NativeCpuFeatures } from './native.js';
 
 export { createSession, availableBackends, DEFAULT_MODEL, Session } from './session.js';
-export type { Backend, BackendChoice, SessionOptions } from './session.js';
+export type { Backend, BackendChoice, Precision, SessionOptions } from './session.js';
 export { cudaDiagnostics } from './cuda.js';
 export type { CudaDiagnostics } from './cuda.js';
 export type { NativeCudaProbe, NativeCudaLibrary } from './native.js';

@@ -63,6 +63,8 @@ export interface NativeCpuFeatures {
   hardwareThreads: number;
   /** The GEMM/conv kernel path in use after any S3D_CPU_FEATURES cap: 'avx512', 'avx2' or 'scalar'. */
   kernelIsa: 'avx512' | 'avx2' | 'scalar';
+  /** Whether precision: 'fast' multiplies in bf16 on this CPU (AVX512-BF16 and the avx512 kernels); else 'fast' computes what 'exact' does. */
+  bf16Kernels: boolean;
 }
 
 /** Wall-clock milliseconds of the engine stages of the last renderFrame (zeros before the first). */
@@ -118,7 +120,7 @@ export interface NativeCudaProbe {
 
 export interface NativeBinding {
   /** threads 0 = one per core. */
-  loadModel(path: string, threads: number): Promise<NativeSession>;
+  loadModel(path: string, threads: number, precision: 'exact' | 'fast'): Promise<NativeSession>;
   /** rgb: S*S*3 in [0,1] channel-last; mask: S*S in [0,1]; pose: 16 floats row-major cam2world. */
   encodeIdentity(session: NativeSession, rgb: Float32Array, mask: Float32Array, pose: Float32Array): Promise<NativeIdentity>;
   /** Mono samples at any rate. */

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/bf16.h"
 #include "kernels/gemm_internal.h"
 
 namespace s3d {
@@ -30,6 +31,7 @@ Conv2d pack_conv2d(const float* weight, const float* bias, int cout, int cin, in
       for (int t = 0; t < k * k; ++t)
         kn[static_cast<size_t>(t * cin + ci) * cout + o] = weight[(static_cast<size_t>(o) * cin + ci) * k * k + t];
   c.w = pack_kn(kn.data(), K, cout, cout);
+  c.taps = k * k;
   if (bias) c.bias.assign(bias, bias + cout);
   return c;
 }
@@ -45,7 +47,78 @@ struct AlignedBuf {
   }
 };
 
+// Fast precision: the zero-padded, channel-concatenated input rounded to bf16
+// (channels rounded up to whole pairs), then bf16 tiles over the same split as fp32.
+void conv2d_bf16(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, const Conv2d& c, float* out,
+                 const Epilogue& ep) {
+  const int s = c.stride, k = c.k, pad = k / 2;
+  const int Ho = conv2d_out_size(H, s), Wo = conv2d_out_size(W, s);
+  const int cp = 2 * c.w.seg_pairs;  // channels per pixel in the bf16 copy
+  const int Hp = H + 2 * pad, Wp = W + 2 * pad;
+  uint16_t* src = bf16_thread_buffer(static_cast<size_t>(Hp) * Wp * cp + 32);
+  auto fill_rows = [&](int64_t y0, int64_t y1, int) {
+    for (int64_t yp = y0; yp < y1; ++yp) {
+      uint16_t* row = src + static_cast<size_t>(yp) * Wp * cp;
+      const int y = static_cast<int>(yp) - pad;
+      if (y < 0 || y >= H) {
+        std::memset(row, 0, sizeof(uint16_t) * Wp * cp);
+        continue;
+      }
+      std::memset(row, 0, sizeof(uint16_t) * pad * cp);
+      std::memset(row + static_cast<size_t>(pad + W) * cp, 0, sizeof(uint16_t) * pad * cp);
+      int off = 0;
+      for (const ConvInput& p : in) {
+        convert_rows_bf16(W, p.channels, p.data + static_cast<size_t>(y) * W * p.channels, p.channels,
+                          row + static_cast<size_t>(pad) * cp + off, cp);
+        off += p.channels;
+      }
+      if (off < cp)  // an odd channel count: the last pair's partner
+        for (int x = 0; x < W; ++x) row[static_cast<size_t>(pad + x) * cp + off] = 0;
+    }
+  };
+  if (pool) pool->parallel_for(Hp, 8, fill_rows);
+  else fill_rows(0, Hp, 0);
+
+  const kern::Kernel& kr = kern::kernel_for(kernel_isa());
+  const int np = c.w.num_panels();
+  const int ntiles = (Wo + kr.mr - 1) / kr.mr;
+  auto run_rows = [&](int64_t r0, int64_t r1, int) {
+    const uint16_t* segs[9];
+    kern::TileArgsBf16 t;
+    t.a = segs;
+    t.nseg = k * k;
+    t.kp = c.w.seg_pairs;
+    t.lda = static_cast<int64_t>(s) * cp;
+    t.ldc = c.cout;
+    t.act = ep.act;
+    t.slope = ep.slope;
+    for (int64_t oy = r0; oy < r1; ++oy) {
+      for (int ti = 0; ti < ntiles; ++ti) {
+        const int x0 = static_cast<int>(static_cast<int64_t>(Wo) * ti / ntiles);
+        const int x1 = static_cast<int>(static_cast<int64_t>(Wo) * (ti + 1) / ntiles);
+        for (int ky = 0; ky < k; ++ky)
+          for (int kx = 0; kx < k; ++kx)
+            segs[ky * k + kx] = src + (static_cast<size_t>(oy * s + ky) * Wp + static_cast<size_t>(x0) * s + kx) * cp;
+        t.m = x1 - x0;
+        for (int p = 0; p < np; ++p) {
+          const int n0 = p * PackedMatrix::kPanel;
+          t.b = c.w.panel_bf16(p);
+          t.ldb = c.w.panel_width(p);
+          t.n = std::min(PackedMatrix::kPanel, c.cout - n0);
+          t.c = out + (static_cast<size_t>(oy) * Wo + x0) * c.cout + n0;
+          t.bias = ep.bias ? ep.bias + n0 : nullptr;
+          kr.tile_bf16(t);
+        }
+      }
+    }
+  };
+  if (pool) pool->parallel_for(Ho, 1, run_rows);
+  else run_rows(0, Ho, 0);
+}
+
 }  // namespace
+
+void add_bf16_panels(Conv2d& c) { add_bf16_panels(c.w, c.taps); }
 
 void conv2d(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, const Conv2d& c, float* out,
             Act act, float slope) {
@@ -65,6 +138,10 @@ void conv2d(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, co
 
   if (k == 1 && s == 1 && in.size() == 1) {  // plain GEMM over all pixels
     gemm(pool, H * W, in[0].data, cin, c.w, out, c.cout, ep);
+    return;
+  }
+  if (uses_bf16(c.w)) {
+    conv2d_bf16(pool, in, H, W, c, out, ep);
     return;
   }
 

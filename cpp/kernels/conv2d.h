@@ -23,7 +23,7 @@ struct ConvInput {
 };
 
 struct Conv2d {
-  int cin = 0, cout = 0, k = 3, stride = 1;
+  int cin = 0, cout = 0, k = 3, stride = 1, taps = 9;
   PackedMatrix w;           // K = k*k*cin ordered (ky, kx, c); N = cout
   std::vector<float> bias;  // cout values, or empty
 };
@@ -32,6 +32,9 @@ inline int conv2d_out_size(int n, int stride) { return (n + stride - 1) / stride
 
 // weight: PyTorch (cout, cin, k, k); bias may be null.
 Conv2d pack_conv2d(const float* weight, const float* bias, int cout, int cin, int k, int stride);
+
+// Fast precision: bf16 weights, one segment per tap (gemm.h add_bf16_panels).
+void add_bf16_panels(Conv2d& c);
 
 // out: Ho x Wo x cout, Ho = ceil(H/stride). out must not overlap the inputs.
 void conv2d(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, const Conv2d& c, float* out,

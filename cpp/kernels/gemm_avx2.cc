@@ -225,7 +225,7 @@ S3D_AVX2 void dot(const DotArgs& d) {
 
 }  // namespace
 
-Kernel kernel_avx2() { return Kernel{kMR, tile, dot, act_buffer}; }
+Kernel kernel_avx2() { return Kernel{kMR, tile, dot, act_buffer, nullptr}; }
 
 }  // namespace kern
 }  // namespace s3d

@@ -1,6 +1,11 @@
 // AVX-512 micro-kernels: 14 x 32 fp32 tile (28 zmm accumulators), A broadcast
-// straight from row-major memory, B from a contiguous 32-wide panel.
+// straight from row-major memory, B from a contiguous 32-wide panel. The bf16
+// tile (AVX512-BF16, fast precision) has the same shape and epilogue.
 #include "kernels/gemm_internal.h"
+
+#include <cstring>
+
+#include "core/cpu_features.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 // GCC 12 flags its own _mm512_undefined_ps() as maybe-uninitialized.
@@ -8,6 +13,7 @@
 #include <immintrin.h>
 
 #define S3D_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
+#define S3D_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
 
 namespace s3d {
 namespace kern {
@@ -103,12 +109,10 @@ inline __mmask16 count_mask(int cnt) {
   return cnt >= 16 ? __mmask16(0xFFFF) : cnt <= 0 ? __mmask16(0) : __mmask16((1u << cnt) - 1);
 }
 
-template <int MR, int NV>
-S3D_AVX512 void tile_impl(const TileArgs& t) {
-  __m512 acc[MR][NV];
-  const __mmask16 bmask = count_mask(t.ldb - 16 * (NV - 1));  // last B vector of the panel
-  __mmask16 cm[NV];
-  for (int v = 0; v < NV; ++v) cm[v] = count_mask(t.n - 16 * v);
+// Start of a tile (either precision): zeros, or C when accumulating.
+template <int MR, int NV, class Args>
+S3D_AVX512 __attribute__((always_inline)) inline void tile_begin(__m512 (&acc)[MR][NV], const __mmask16 (&cm)[NV],
+                                                                 const Args& t) {
   if (t.load_c) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -120,27 +124,12 @@ S3D_AVX512 void tile_impl(const TileArgs& t) {
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
-  const float* b = t.b;
-  const int64_t lda = t.lda;
-  for (int s = 0; s < t.nseg; ++s) {
-    const float* a = t.a[s];
-    for (int k = 0; k < t.ks; ++k) {
-      __m512 bv[NV];
-      if (NV == 2) {
-        bv[0] = _mm512_loadu_ps(b);
-        bv[NV - 1] = _mm512_maskz_loadu_ps(bmask, b + 16);
-      } else {
-        bv[0] = _mm512_maskz_loadu_ps(bmask, b);
-      }
-#pragma GCC unroll 16
-      for (int i = 0; i < MR; ++i) {
-        __m512 av = _mm512_set1_ps(a[i * lda + k]);
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
-      }
-      b += t.ldb;
-    }
-  }
+}
+
+// End of a tile (either precision): + bias, activation, one store of C.
+template <int MR, int NV, class Args>
+S3D_AVX512 __attribute__((always_inline)) inline void tile_end(__m512 (&acc)[MR][NV], const __mmask16 (&cm)[NV],
+                                                               const Args& t) {
   if (t.bias) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) {
@@ -175,6 +164,73 @@ S3D_AVX512 void tile_impl(const TileArgs& t) {
   }
 }
 
+template <int MR, int NV>
+S3D_AVX512 void tile_impl(const TileArgs& t) {
+  __m512 acc[MR][NV];
+  const __mmask16 bmask = count_mask(t.ldb - 16 * (NV - 1));  // last B vector of the panel
+  __mmask16 cm[NV];
+  for (int v = 0; v < NV; ++v) cm[v] = count_mask(t.n - 16 * v);
+  tile_begin<MR, NV>(acc, cm, t);
+  const float* b = t.b;
+  const int64_t lda = t.lda;
+  for (int s = 0; s < t.nseg; ++s) {
+    const float* a = t.a[s];
+    for (int k = 0; k < t.ks; ++k) {
+      __m512 bv[NV];
+      if (NV == 2) {
+        bv[0] = _mm512_loadu_ps(b);
+        bv[NV - 1] = _mm512_maskz_loadu_ps(bmask, b + 16);
+      } else {
+        bv[0] = _mm512_maskz_loadu_ps(bmask, b);
+      }
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        __m512 av = _mm512_set1_ps(a[i * lda + k]);
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+      b += t.ldb;
+    }
+  }
+  tile_end<MR, NV>(acc, cm, t);
+}
+
+// bf16 tile: per (k, k+1) pair, one vdpbf16ps per accumulator adds
+// a[k]*b[k][n] + a[k+1]*b[k+1][n] to lane n: twice the fp32 FMA's work.
+template <int MR, int NV>
+S3D_AVX512_BF16 void tile_bf16_impl(const TileArgsBf16& t) {
+  __m512 acc[MR][NV];
+  const __mmask16 bmask = count_mask(t.ldb - 16 * (NV - 1));
+  __mmask16 cm[NV];
+  for (int v = 0; v < NV; ++v) cm[v] = count_mask(t.n - 16 * v);
+  tile_begin<MR, NV>(acc, cm, t);
+  const uint16_t* b = t.b;
+  const int64_t lda = t.lda;
+  const int64_t ldb2 = 2 * static_cast<int64_t>(t.ldb);
+  for (int s = 0; s < t.nseg; ++s) {
+    const uint16_t* a = t.a[s];
+    for (int k = 0; k < t.kp; ++k) {
+      __m512bh bv[NV];
+      if (NV == 2) {
+        bv[0] = (__m512bh)_mm512_loadu_si512(b);
+        bv[NV - 1] = (__m512bh)_mm512_maskz_loadu_epi32(bmask, b + 32);
+      } else {
+        bv[0] = (__m512bh)_mm512_maskz_loadu_epi32(bmask, b);
+      }
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) {
+        uint32_t pair;
+        std::memcpy(&pair, a + i * lda + 2 * k, 4);
+        const __m512bh av = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], av, bv[v]);
+      }
+      b += ldb2;
+    }
+  }
+  tile_end<MR, NV>(acc, cm, t);
+}
+
 template <int MR>
 S3D_AVX512 void tile_m(const TileArgs& t) {
   if (t.ldb > 16) tile_impl<MR, 2>(t);
@@ -187,6 +243,20 @@ const TileFn kTiles[kMR + 1] = {nullptr,     tile_m<1>,  tile_m<2>,  tile_m<3>, 
                                 tile_m<10>,  tile_m<11>, tile_m<12>, tile_m<13>, tile_m<14>};
 
 void tile(const TileArgs& t) { kTiles[t.m](t); }
+
+template <int MR>
+S3D_AVX512_BF16 void tile_bf16_m(const TileArgsBf16& t) {
+  if (t.ldb > 16) tile_bf16_impl<MR, 2>(t);
+  else tile_bf16_impl<MR, 1>(t);
+}
+
+using TileBf16Fn = void (*)(const TileArgsBf16&);
+const TileBf16Fn kTilesBf16[kMR + 1] = {
+    nullptr,        tile_bf16_m<1>,  tile_bf16_m<2>,  tile_bf16_m<3>,  tile_bf16_m<4>,
+    tile_bf16_m<5>, tile_bf16_m<6>,  tile_bf16_m<7>,  tile_bf16_m<8>,  tile_bf16_m<9>,
+    tile_bf16_m<10>, tile_bf16_m<11>, tile_bf16_m<12>, tile_bf16_m<13>, tile_bf16_m<14>};
+
+void tile_bf16(const TileArgsBf16& t) { kTilesBf16[t.m](t); }
 
 S3D_AVX512 void act_buffer(float* x, int64_t n, Act act, float slope) {
   if (act == Act::None) return;
@@ -223,7 +293,10 @@ S3D_AVX512 void dot(const DotArgs& d) {
 
 }  // namespace
 
-Kernel kernel_avx512() { return Kernel{kMR, tile, dot, act_buffer}; }
+Kernel kernel_avx512() {
+  const bool bf16 = cpu_features().avx512_bf16;  // honours S3D_CPU_FEATURES
+  return Kernel{kMR, tile, dot, act_buffer, bf16 ? tile_bf16 : nullptr};
+}
 
 }  // namespace kern
 }  // namespace s3d

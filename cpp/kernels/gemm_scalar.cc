@@ -1,5 +1,6 @@
 // Portable micro-kernel (any CPU): 4 x 8 slices, left to the compiler's
 // baseline auto-vectoriser.
+#include "kernels/bf16.h"
 #include "kernels/gemm_internal.h"
 
 namespace s3d {
@@ -45,7 +46,30 @@ void act_buffer(float* x, int64_t n, Act act, float slope) {
 
 }  // namespace
 
-Kernel kernel_scalar() { return Kernel{kMR, tile, nullptr, act_buffer}; }
+Kernel kernel_scalar() { return Kernel{kMR, tile, nullptr, act_buffer, nullptr}; }
+
+// GCC 12 at -O3 vectorises the p loop below as an in-order reduction and
+// swaps the pair's two terms (the test against the avx512 tile caught it), so
+// this function is kept scalar: it is the reference, not a fast path.
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-vectorize")))
+#endif
+void tile_bf16_reference(const TileArgsBf16& t) {
+  const int64_t pair_stride = 2 * static_cast<int64_t>(t.ldb);  // bf16 values per panel row
+  for (int i = 0; i < t.m; ++i)
+    for (int j = 0; j < t.n; ++j) {
+      float acc = t.load_c ? t.c[i * t.ldc + j] : 0.f;
+      for (int s = 0; s < t.nseg; ++s)
+        for (int p = 0; p < t.kp; ++p) {
+          const uint16_t* a = t.a[s] + i * t.lda + 2 * p;
+          const uint16_t* b = t.b + (static_cast<int64_t>(s) * t.kp + p) * pair_stride + 2 * j;
+          acc += float_from_bf16(a[1]) * float_from_bf16(b[1]);
+          acc += float_from_bf16(a[0]) * float_from_bf16(b[0]);
+        }
+      if (t.bias) acc += t.bias[j];
+      t.c[i * t.ldc + j] = act_scalar(acc, t.act, t.slope);
+    }
+}
 
 }  // namespace kern
 }  // namespace s3d

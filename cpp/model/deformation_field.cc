@@ -18,7 +18,7 @@ Tensor pack_bias(const Weights& w, const std::string& name, int n) {
 
 }  // namespace
 
-DeformationField::DeformationField(const Weights& w, const ModelConfig& cfg)
+DeformationField::DeformationField(const Weights& w, const ModelConfig& cfg, Precision precision)
     : pe_dim_(cfg.pe_dim()),
       freqs_(cfg.pe_freqs),
       cm_(cfg.cm_channels),
@@ -51,6 +51,8 @@ DeformationField::DeformationField(const Weights& w, const ModelConfig& cfg)
   d3_ = pack_linear(w.get("deform.d3.weight", {3, 2 * h0_}).data, 3, 2 * h0_);
   bd3_ = pack_bias(w, "deform.d3.bias", 3);
   zeros_.assign(static_cast<size_t>(cm_) + 16, 0.f);
+  if (precision == Precision::Fast)
+    for (PackedMatrix* m : {&e1_, &e2_, &e3_, &d1_, &d2_}) add_bf16_panels(*m);  // d3 (N = 3) stays a dot
 }
 
 void DeformationField::fold_code(const float* code, float* bias_out) const {

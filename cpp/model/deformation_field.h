@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include "core/model_config.h"
+#include "core/precision.h"
 #include "core/tensor.h"
 #include "kernels/gemm.h"
 
@@ -20,7 +21,7 @@ class Weights;
 
 class DeformationField {
  public:
-  DeformationField(const Weights& w, const ModelConfig& cfg);
+  DeformationField(const Weights& w, const ModelConfig& cfg, Precision precision = Precision::Exact);
 
   int pe_dim() const { return pe_dim_; }
   int cm_channels() const { return cm_; }

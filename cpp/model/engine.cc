@@ -52,6 +52,7 @@ struct Engine::Impl {
   std::unique_ptr<Network> net;
   std::unique_ptr<ThreadPool> pool;
   std::string metadata;
+  Precision precision = Precision::Exact;
   // Written by the worker running a call, read by the JS thread's getter.
   mutable std::mutex timings_mu;
   mutable FrameTimings last;
@@ -135,10 +136,11 @@ struct Engine::Impl {
 Engine::Engine() = default;
 Engine::~Engine() = default;
 
-std::unique_ptr<Engine> Engine::load(const std::string& path, int threads) {
+std::unique_ptr<Engine> Engine::load(const std::string& path, int threads, Precision precision) {
   std::unique_ptr<Engine> e(new Engine());
   e->impl_ = std::make_unique<Impl>(Weights::load(path));
-  e->impl_->net = std::make_unique<Network>(e->impl_->weights);
+  e->impl_->net = std::make_unique<Network>(e->impl_->weights, precision);
+  e->impl_->precision = precision;
   e->impl_->pool = std::make_unique<ThreadPool>(threads);
   return e;
 }
@@ -146,6 +148,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int threads) {
 const ModelConfig& Engine::config() const { return impl_->net->cfg; }
 const std::string& Engine::metadata_json() const { return impl_->weights.metadata_json(); }
 int Engine::threads() const { return impl_->pool->size(); }
+Precision Engine::precision() const { return impl_->precision; }
 FrameTimings Engine::last_timings() const {
   std::lock_guard<std::mutex> lock(impl_->timings_mu);
   return impl_->last;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/model_config.h"
+#include "core/precision.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 
@@ -35,7 +36,8 @@ class Engine {
  public:
   // Loads and validates a safetensors model file (throws ErrorCode::ModelFormat
   // naming the first bad tensor). threads <= 0: one per core.
-  static std::unique_ptr<Engine> load(const std::string& path, int threads);
+  static std::unique_ptr<Engine> load(const std::string& path, int threads, Precision precision = Precision::Exact);
+  Precision precision() const;
   ~Engine();
 
   const ModelConfig& config() const;

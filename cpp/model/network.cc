@@ -12,14 +12,14 @@
 
 namespace s3d {
 
-Network::Network(const Weights& w) : cfg(w.config()) {
+Network::Network(const Weights& w, Precision precision) : cfg(w.config()) {
   encoder = std::make_unique<Encoder>(w, cfg);
   aggregator = std::make_unique<Aggregator>(w, cfg);
   audio_net = std::make_unique<AudioNet>(w, cfg);
   cross_attention = std::make_unique<CrossAttention>(w, cfg);
-  sr = std::make_unique<SuperResolution>(w, cfg);
-  deform = std::make_unique<DeformationField>(w, cfg);
-  decoder = std::make_unique<TriplaneDecoder>(w, cfg);
+  sr = std::make_unique<SuperResolution>(w, cfg, precision);
+  deform = std::make_unique<DeformationField>(w, cfg, precision);
+  decoder = std::make_unique<TriplaneDecoder>(w, cfg, precision);
   renderer = std::make_unique<NerfRenderer>(*deform, *decoder, cfg);
   w.check_no_unused();  // a tensor nobody asked for means the file and this build disagree
 }

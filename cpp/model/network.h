@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/model_config.h"
+#include "core/precision.h"
 
 namespace s3d {
 
@@ -19,7 +20,9 @@ class NerfRenderer;
 
 class Network {
  public:
-  explicit Network(const Weights& w);  // throws ModelFormat on any missing/misshapen tensor
+  // Throws ModelFormat on any missing/misshapen tensor. precision picks the
+  // per-frame kernels of the NeRF MLPs and the SR convolutions (core/precision.h).
+  explicit Network(const Weights& w, Precision precision = Precision::Exact);
   ~Network();
 
   ModelConfig cfg;

@@ -16,7 +16,7 @@ namespace s3d {
 // it lets Adam move the gate as fast as a colour).
 constexpr float kGateGain = 8.f;
 
-SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg_(cfg) {
+SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg, Precision precision) : cfg_(cfg) {
   const int c0 = cfg.sr_source_channels[0], c1 = cfg.sr_source_channels[1];
   const int m = cfg.sr_mid_channels, o = cfg.sr_out_channels;
   conv_full_ = load_conv2d(w, "sr_source.conv_full", c0, 3, 3, 1);
@@ -34,6 +34,8 @@ SuperResolution::SuperResolution(const Weights& w, const ModelConfig& cfg) : cfg
   };
   mid_rgb_ = rgb("sr.mid_rgb", m, 3);
   out_rgb_ = rgb("sr.out_rgb", o, cfg.sr_source_gate ? 4 : 3);  // rgb [+ gate logit]
+  if (precision == Precision::Fast)
+    for (Conv2d* c : {&mid1_, &mid2_, &out1_, &out2_}) add_bf16_panels(*c);
 }
 
 void SuperResolution::source(ThreadPool& pool, const float* image, const float* mask, Tensor& full,

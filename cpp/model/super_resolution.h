@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/model_config.h"
+#include "core/precision.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/conv2d.h"
@@ -21,7 +22,9 @@ class Weights;
 
 class SuperResolution {
  public:
-  SuperResolution(const Weights& w, const ModelConfig& cfg);  // "sr_source.*" and "sr.*"
+  // "sr_source.*" and "sr.*"; precision applies to the per-frame convs (the
+  // source convs of encodeIdentity stay fp32).
+  SuperResolution(const Weights& w, const ModelConfig& cfg, Precision precision = Precision::Exact);
   ~SuperResolution();
 
   // Source branch, cached per identity: image_hwc (H, W, 3) in [0,1] and the

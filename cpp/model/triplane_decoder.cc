@@ -6,7 +6,7 @@
 
 namespace s3d {
 
-TriplaneDecoder::TriplaneDecoder(const Weights& w, const ModelConfig& cfg)
+TriplaneDecoder::TriplaneDecoder(const Weights& w, const ModelConfig& cfg, Precision precision)
     : in_(cfg.point_feat()), hidden_(cfg.decoder_hidden), feat_(cfg.feat_channels) {
   fc1_ = pack_linear(w.get("decoder.fc1.weight", {hidden_, in_}).data, hidden_, in_);
   b1_ = w.get("decoder.fc1.bias", {hidden_}).clone();
@@ -18,6 +18,10 @@ TriplaneDecoder::TriplaneDecoder(const Weights& w, const ModelConfig& cfg)
   b2_sigma_.data[0] = b2.data[0];
   b2_feat_ = Tensor::empty({feat_});
   std::memcpy(b2_feat_.data, b2.data + 1, sizeof(float) * feat_);
+  if (precision == Precision::Fast) {
+    add_bf16_panels(fc1_);
+    add_bf16_panels(fc2_feat_);
+  }
 }
 
 void TriplaneDecoder::forward(int n, const float* f, int ldf, float* scratch, float* out, int ldo) const {

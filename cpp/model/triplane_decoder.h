@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "core/model_config.h"
+#include "core/precision.h"
 #include "core/tensor.h"
 #include "kernels/gemm.h"
 
@@ -15,7 +16,7 @@ class Weights;
 
 class TriplaneDecoder {
  public:
-  TriplaneDecoder(const Weights& w, const ModelConfig& cfg);
+  TriplaneDecoder(const Weights& w, const ModelConfig& cfg, Precision precision = Precision::Exact);
 
   int in_dim() const { return in_; }
   int hidden() const { return hidden_; }

@@ -2,6 +2,7 @@
 
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernels/bf16.h"
 #include "kernels/isa.h"
 
 namespace s3d::napi {
@@ -29,6 +30,8 @@ static Napi::Value CpuFeatures(const Napi::CallbackInfo& info) {
   o.Set("summary", s3d::cpu_features_string());
   // The GEMM/conv code path actually dispatched: "avx512", "avx2" or "scalar".
   o.Set("kernelIsa", s3d::isa_name(s3d::kernel_isa()));
+  // Whether precision: 'fast' multiplies in bf16 here (else it equals 'exact').
+  flag("bf16Kernels", s3d::bf16_kernels_available());
   o.Set("hardwareThreads", Napi::Number::New(env, ThreadPool::hardware_threads()));
   return o;
 }

@@ -43,15 +43,18 @@ Napi::Value SessionWrap::IsDisposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !engine_);
 }
 
-// loadModel(path: string, threads: number): Promise<SessionHandle>
+// loadModel(path: string, threads: number, precision: 'exact' | 'fast'): Promise<SessionHandle>
 static Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = string_arg(info, 0, "model path");
   int threads = static_cast<int>(integer_arg(info, 1, "threads", 0, 4096));
+  const std::string p = string_arg(info, 2, "precision");
+  if (p != "exact" && p != "fast") throw_invalid(env, "Expected 'exact' or 'fast' for precision but received '" + p + "'");
+  const Precision precision = p == "fast" ? Precision::Fast : Precision::Exact;
   auto engine = std::make_shared<std::shared_ptr<Engine>>();
   return PromiseWorker::Start(
       env, "s3d.loadModel",
-      [path, threads, engine] { *engine = Engine::load(path, threads); },
+      [path, threads, precision, engine] { *engine = Engine::load(path, threads, precision); },
       [engine](Napi::Env env) -> Napi::Value { return SessionWrap::Wrap(env, std::move(*engine)); });
 }
 

@@ -1,6 +1,7 @@
 // Kernel correctness tests: gemm (every ISA path), conv2d, ops, sincos, positional
 // encoding, bilinear map and tri-plane sampling against naive double-precision
-// references; optional PyTorch cross-check.
+// references; the bf16 (fast precision) gemm/conv2d against references on
+// bf16-rounded operands and their scalar twin; optional PyTorch cross-check.
 //
 // Build and run (from the repo root):
 //   mkdir -p build && g++ -std=c++17 -O3 -Wall -Wextra -Icpp tests/native/test_kernels.cc
@@ -20,9 +21,11 @@
 
 #include "core/thread_pool.h"
 #include "kernels/activation.h"
+#include "kernels/bf16.h"
 #include "kernels/bilinear.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
+#include "kernels/gemm_internal.h"
 #include "kernels/isa.h"
 #include "kernels/ops.h"
 #include "kernels/posenc.h"
@@ -215,6 +218,155 @@ static void test_conv(ThreadPool* pool) {
       CHECK(bad == 0, "conv2d[%s] H=%d W=%d cin=%d+%d cout=%d k=%d s=%d pool=%d: %d bad", isa_name(kernel_isa()), cc.H,
             cc.W, cc.c0, cc.c1, cc.cout, cc.k, cc.s, p != nullptr, bad);
       CHECK(out[ref.size()] == 12345.f, "conv2d wrote past its output");
+    }
+  }
+}
+
+static std::vector<float> round_bf16(std::vector<float> v) {
+  for (float& x : v) x = float_from_bf16(bf16_from_float(x));
+  return v;
+}
+
+// The fast precision's kernels (kernels/bf16.h): rounding, conversion, the
+// bf16 tile against its scalar twin, and gemm/conv2d with bf16 panels against
+// double references on bf16-rounded operands (products are exact, so only the
+// fp32 summation differs: the fp32 tolerance applies). Unrounded references
+// would differ by ~2^-9 and fail that tolerance.
+static void test_bf16(ThreadPool* pool) {
+  // Round to nearest even on the 16 dropped bits.
+  struct Case { uint32_t in; uint16_t want; };
+  const Case rounding[] = {{0x3f800000u, 0x3f80}, {0x3f808000u, 0x3f80}, {0x3f818000u, 0x3f82},
+                        {0x3f808001u, 0x3f81}, {0xbf80ffffu, 0xbf81}, {0x00400000u, 0x0000},
+                        {0x80400000u, 0x8000}, {0x7f7fffffu, 0x7f80}, {0x7fc00000u, 0x7fc0}};
+  for (const Case& c : rounding) {
+    float f;
+    std::memcpy(&f, &c.in, 4);
+    CHECK(bf16_from_float(f) == c.want, "bf16_from_float(0x%08x) = 0x%04x, want 0x%04x", c.in, bf16_from_float(f), c.want);
+  }
+  if (!bf16_kernels_available()) {
+    std::printf("[bf16] gemm/conv2d skipped: %s\n", kernel_isa() != Isa::Avx512 ? "the avx512 kernels are not in use"
+                                                                                  : "the CPU has no AVX512-BF16");
+    return;
+  }
+  // Vector conversion == scalar rounding, nothing past k written.
+  for (int k : {1, 2, 15, 16, 17, 31, 32, 33, 103, 128}) {
+    const int ldo = k + 5;
+    std::vector<float> a = rnd(static_cast<size_t>(3) * k, -40.f, 40.f);
+    std::vector<uint16_t> out(static_cast<size_t>(3) * ldo, 0xabcd);
+    convert_rows_bf16(3, k, a.data(), k, out.data(), ldo);
+    int bad = 0;
+    for (int r = 0; r < 3; ++r)
+      for (int j = 0; j < ldo; ++j) {
+        const uint16_t want = j < k ? bf16_from_float(a[r * k + j]) : 0xabcd;
+        if (out[static_cast<size_t>(r) * ldo + j] != want) ++bad;
+      }
+    CHECK(bad == 0, "convert_rows_bf16 k=%d: %d values differ from bf16_from_float or written past k", k, bad);
+  }
+  // The avx512 bf16 tile against its scalar twin (same sums, same order).
+  {
+    const kern::Kernel& kr = kern::kernel_for(Isa::Avx512);
+    for (int n : {32, 24, 16, 9}) {
+      const int kp = 37, lda = 2 * kp + 4, ldb = n > 16 ? 32 : 16, ldc = 40;
+      std::vector<uint16_t> a(static_cast<size_t>(14) * lda), b(static_cast<size_t>(kp) * 2 * ldb);
+      for (auto& x : a) x = bf16_from_float(rnd(1)[0]);
+      for (auto& x : b) x = bf16_from_float(rnd(1)[0]);
+      std::vector<float> bias = rnd(32), c0 = rnd(static_cast<size_t>(14) * ldc);
+      std::vector<float> got = c0, want = c0;
+      const uint16_t* seg = a.data();
+      kern::TileArgsBf16 t;
+      t.a = &seg;
+      t.kp = kp;
+      t.lda = lda;
+      t.b = b.data();
+      t.ldb = ldb;
+      t.ldc = ldc;
+      t.m = 14;
+      t.n = n;
+      t.load_c = true;
+      t.bias = bias.data();
+      t.act = Act::LeakyRelu;
+      t.c = got.data();
+      kr.tile_bf16(t);
+      t.c = want.data();
+      kern::tile_bf16_reference(t);
+      int bad = 0;
+      for (size_t i = 0; i < got.size(); ++i)
+        if (std::fabs(got[i] - want[i]) > 1e-6f * (1.f + std::fabs(want[i]))) {
+          if (!bad) std::fprintf(stderr, "  bf16 tile n=%d: [%zu] %.9g want %.9g\n", n, i, got[i], want[i]);
+          ++bad;
+        }
+      CHECK(bad == 0, "bf16 tile vs tile_bf16_reference n=%d: %d values differ", n, bad);
+    }
+  }
+  // gemm / gemm_serial with bf16 panels (MLP shapes, odd K, the N <= 4 dot path stays fp32).
+  double worst_fast_vs_exact = 0;
+  for (int M : {1, 13, 65, 300})
+    for (int N : {3, 32, 33, 64, 128})
+      for (int K : {1, 7, 64, 103}) {
+        const bool threaded = (M + N + K) % 2 == 0;
+        const int lda = K + 3, ldc = N + 1;
+        std::vector<float> A = rnd(static_cast<size_t>(M) * lda), W = rnd(static_cast<size_t>(N) * K), bias = rnd(N);
+        PackedMatrix P = pack_linear(W.data(), N, K);
+        add_bf16_panels(P);
+        CHECK(uses_bf16(P) == (N > PackedMatrix::kDotMaxN), "uses_bf16 N=%d", N);
+        const std::vector<float> Ar = N > PackedMatrix::kDotMaxN ? round_bf16(A) : A;
+        const std::vector<float> Wr = N > PackedMatrix::kDotMaxN ? round_bf16(W) : W;
+        std::vector<float> C(static_cast<size_t>(M) * ldc, 7.f);
+        Epilogue ep;
+        ep.bias = bias.data();
+        ep.act = Act::Relu;
+        if (threaded) gemm(pool, M, A.data(), lda, P, C.data(), ldc, ep);
+        else gemm_serial(M, A.data(), lda, P, C.data(), ldc, ep);
+        int bad = 0;
+        double num = 0, den = 0;
+        for (int i = 0; i < M; ++i)
+          for (int j = 0; j < N; ++j) {
+            double s = bias[j], mag = std::fabs(bias[j]), exact = bias[j];
+            for (int k = 0; k < K; ++k) {
+              const double t = static_cast<double>(Ar[static_cast<size_t>(i) * lda + k]) * Wr[static_cast<size_t>(j) * K + k];
+              s += t, mag += std::fabs(t);
+              exact += static_cast<double>(A[static_cast<size_t>(i) * lda + k]) * W[static_cast<size_t>(j) * K + k];
+            }
+            const float got = C[static_cast<size_t>(i) * ldc + j];
+            if (!close(got, act_ref(s, Act::Relu, 0), mag)) ++bad;
+            num += (got - act_ref(exact, Act::Relu, 0)) * (got - act_ref(exact, Act::Relu, 0));
+            den += act_ref(exact, Act::Relu, 0) * act_ref(exact, Act::Relu, 0);
+          }
+        for (int i = 0; i < M; ++i) if (C[static_cast<size_t>(i) * ldc + N] != 7.f) ++bad;
+        CHECK(bad == 0, "gemm bf16 M=%d N=%d K=%d thr=%d: %d bad values", M, N, K, threaded, bad);
+        if (den > 0) worst_fast_vs_exact = std::max(worst_fast_vs_exact, std::sqrt(num / den));
+      }
+  // bf16 against the fp32 answer: the operands' rounding only (observed ~2e-3).
+  CHECK(worst_fast_vs_exact < 2e-2, "gemm bf16 vs fp32: relative error %g", worst_fast_vs_exact);
+  std::printf("[bf16] gemm relative error vs fp32 (worst case): %.2e\n", worst_fast_vs_exact);
+  // conv2d with bf16 panels: odd channel parts (pad overwritten by the next part), strides, 1x1.
+  const ConvCase conv_cases[] = {{9, 13, 5, 6, 33, 3, 1}, {9, 13, 7, 3, 17, 3, 2}, {17, 30, 16, 16, 40, 3, 1},
+                                 {9, 13, 5, 6, 33, 1, 1}, {2, 3, 1, 0, 5, 3, 2},   {16, 40, 36, 64, 64, 3, 1}};
+  for (const ConvCase& cc : conv_cases) {
+    const int cin = cc.c0 + cc.c1;
+    std::vector<float> x = rnd(static_cast<size_t>(cc.H) * cc.W * cin);
+    std::vector<float> x0(static_cast<size_t>(cc.H) * cc.W * cc.c0), x1(static_cast<size_t>(cc.H) * cc.W * std::max(cc.c1, 1));
+    for (int p = 0; p < cc.H * cc.W; ++p) {
+      for (int c = 0; c < cc.c0; ++c) x0[p * cc.c0 + c] = x[p * cin + c];
+      for (int c = 0; c < cc.c1; ++c) x1[p * cc.c1 + c] = x[p * cin + cc.c0 + c];
+    }
+    std::vector<float> w = rnd(static_cast<size_t>(cc.cout) * cin * cc.k * cc.k), b = rnd(cc.cout);
+    Conv2d conv = pack_conv2d(w.data(), b.data(), cc.cout, cin, cc.k, cc.s);
+    add_bf16_panels(conv);
+    CHECK(uses_bf16(conv.w), "conv2d bf16: uses_bf16 false for cout=%d", cc.cout);
+    std::vector<double> mag;
+    std::vector<double> ref = conv_ref(round_bf16(x), cc.H, cc.W, cin, round_bf16(w), b, cc.cout, cc.k, cc.s, &mag);
+    std::vector<float> out(ref.size() + 1, 12345.f);
+    std::vector<ConvInput> in = {{x0.data(), cc.c0}};
+    if (cc.c1) in.push_back({x1.data(), cc.c1});
+    for (ThreadPool* p : {pool, static_cast<ThreadPool*>(nullptr)}) {
+      conv2d(p, in, cc.H, cc.W, conv, out.data(), Act::LeakyRelu, 0.2f);
+      int bad = 0;
+      for (size_t i = 0; i < ref.size(); ++i)
+        if (!close(out[i], act_ref(ref[i], Act::LeakyRelu, 0.2), mag[i])) ++bad;
+      CHECK(bad == 0, "conv2d bf16 H=%d W=%d cin=%d+%d cout=%d k=%d s=%d pool=%d: %d bad", cc.H, cc.W, cc.c0, cc.c1,
+            cc.cout, cc.k, cc.s, p != nullptr, bad);
+      CHECK(out[ref.size()] == 12345.f, "conv2d bf16 wrote past its output");
     }
   }
 }
@@ -561,6 +713,7 @@ int main() {
     std::printf("[%s] gemm/matmul/conv2d/ops/point kernels: %s\n", isa_name(isa), g_fail == before ? "ok" : "FAILED");
   }
   set_kernel_isa_cap(start);
+  test_bf16(&pool);
   test_torch(&pool);
   std::printf("%d checks, %d failures\n", g_checks, g_fail);
   if (g_fail) {

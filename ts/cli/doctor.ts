@@ -362,6 +362,7 @@ export function formatDoctor(r: DoctorReport): string {
     row('cpu', `${r.cpu.brand || 'unknown CPU'}, ${r.cpu.hardwareThreads} hardware threads`);
     more(`features: ${r.cpu.summary}`);
     more(`kernel ISA in use: ${r.cpu.kernelIsa}${r.cpu.cap ? ` (capped by S3D_CPU_FEATURES=${r.cpu.cap})` : ''}`);
+    more(`precision 'fast': ${r.cpu.bf16Kernels ? 'bf16 products, fp32 sums (AVX512-BF16)' : "same as 'exact' (no AVX512-BF16 kernels here)"}`);
   }
   const status = (b: BackendStatus): string => (b.usable ? 'usable' : 'NOT usable');
   row('backend cpu', status(r.backends.cpu));

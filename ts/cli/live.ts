@@ -11,7 +11,7 @@ import { findFfmpeg, ffmpegMissingReason } from '../audio/ffmpeg.js';
 import { pasteBack } from '../face/paste-back.js';
 import type { LiveBackpressure, LiveFrame } from '../live.js';
 import { decodeAudioStream, PCM_FORMATS, type PcmFormat } from '../audio/pcm-stream.js';
-import { createSessionWith, type BackendChoice } from '../session.js';
+import { createSessionWith, type BackendChoice, type Precision } from '../session.js';
 import { openLiveMp4Writer, type LiveMp4Sink } from '../video/live-mp4.js';
 import { evenSized } from '../video/render-video.js';
 import type { FrameSink, WriteResult } from '../video/sink.js';
@@ -45,6 +45,7 @@ model and engine:
   --model PATH         .safetensors model (default: the bundled weights)
   --backend B          auto (default), cpu or cuda
   --threads N          CPU worker threads (default: one per core)
+  --precision P        fast (default: bf16 products where the CPU has AVX512-BF16) or exact (fp32)
 
 frames:
   --aligned            the photo is already a square face crop aligned to the
@@ -77,6 +78,7 @@ export interface LiveArgs {
   model: string | undefined;
   backend: BackendChoice | undefined;
   threads: number | undefined;
+  precision: Precision | undefined;
   aligned: boolean;
   crop: boolean;
   backpressure: LiveBackpressure;
@@ -102,6 +104,7 @@ export function parseLive(argv: string[], usage: (msg: string) => Error): LiveAr
     model: { type: 'string' },
     backend: { type: 'string' },
     threads: { type: 'string' },
+    precision: { type: 'string' },
     aligned: { type: 'boolean', default: false },
     crop: { type: 'boolean', default: false },
     backpressure: { type: 'string' },
@@ -126,6 +129,9 @@ export function parseLive(argv: string[], usage: (msg: string) => Error): LiveAr
   const backend = v.backend;
   if (backend !== undefined && !['auto', 'cpu', 'cuda'].includes(backend))
     throw usage(`--backend must be auto, cpu or cuda, got ${JSON.stringify(backend)}`);
+  const precision = v.precision;
+  if (precision !== undefined && !['fast', 'exact'].includes(precision))
+    throw usage(`--precision must be fast or exact, got ${JSON.stringify(precision)}`);
   const backpressure = v.backpressure ?? 'buffer';
   if (backpressure !== 'buffer' && backpressure !== 'drop') throw usage(`--backpressure must be buffer or drop, got ${JSON.stringify(backpressure)}`);
   return {
@@ -136,6 +142,7 @@ export function parseLive(argv: string[], usage: (msg: string) => Error): LiveAr
     channels,
     model: v.model,
     backend: backend as BackendChoice | undefined,
+    precision: precision as Precision | undefined,
     threads: int('threads', 1, 1024),
     aligned: v.aligned!,
     crop: v.crop!,
@@ -161,12 +168,12 @@ export async function runLive(args: LiveArgs, io: LiveIo): Promise<void> {
   if (kind === 'mp4' && !findFfmpeg()) throw new Error(`cannot write ${args.out}: ${ffmpegMissingReason()}; or write .y4m (or - for stdout)`);
 
   const session = await createSessionWith(
-    { model: args.model, backend: args.backend, threads: args.threads, signal },
+    { model: args.model, backend: args.backend, threads: args.threads, precision: args.precision, signal },
     { onCudaFallback: (reasons) => info(`CUDA not used (${reasons.join('; ')}); using the CPU`) },
   );
   let sink: FrameSink | undefined;
   try {
-    info(`model ${session.modelPath} (${session.config.image_size}px), backend ${session.backend}, ${session.threads} threads`);
+    info(`model ${session.modelPath} (${session.config.image_size}px), backend ${session.backend}, ${session.threads} threads, precision ${session.precision}`);
     const identity = await session.encodeIdentity(args.image, args.aligned ? { aligned: true, signal } : { signal });
     const fps = session.config.audio.fps;
     const face = args.crop ? undefined : identity.face;

@@ -18,7 +18,7 @@ import { LIVE_HELP, parseLive, runLive } from './live.js';
 import { SERVE_HELP, parseServe, runServe } from './serve.js';
 import { packageRoot } from '../native.js';
 import { offsetPose, orbitTrack, parsePoseTrack } from '../camera.js';
-import { createSessionWith, type BackendChoice } from '../session.js';
+import { createSessionWith, type BackendChoice, type Precision } from '../session.js';
 import { renderVideo, type VideoPoses, type VideoProgress } from '../video/render-video.js';
 import { videoKind, writeVideo } from '../video/index.js';
 
@@ -74,6 +74,7 @@ model and engine:
   --model PATH         .safetensors model (default: the bundled weights)
   --backend B          auto (default), cpu or cuda
   --threads N          CPU worker threads (default: one per core)
+  --precision P        fast (default: bf16 products where the CPU has AVX512-BF16) or exact (fp32)
 
 camera (at most one of these; default: the photo's own camera, a still head):
   --yaw D --pitch D --roll D
@@ -110,6 +111,7 @@ interface RenderArgs {
   model: string | undefined;
   backend: BackendChoice | undefined;
   threads: number | undefined;
+  precision: Precision | undefined;
   angles: { yaw?: number; pitch?: number; roll?: number } | undefined;
   orbit: boolean;
   poseTrack: string | undefined;
@@ -152,6 +154,7 @@ function parseRender(argv: string[]): RenderArgs | 'help' {
         model: { type: 'string' },
         backend: { type: 'string' },
         threads: { type: 'string' },
+    precision: { type: 'string' },
         yaw: { type: 'string' },
         pitch: { type: 'string' },
         roll: { type: 'string' },
@@ -195,6 +198,9 @@ function parseRender(argv: string[]): RenderArgs | 'help' {
   const backend = v.backend;
   if (backend !== undefined && !['auto', 'cpu', 'cuda'].includes(backend))
     throw new UsageError(`--backend must be auto, cpu or cuda, got ${JSON.stringify(backend)}`);
+  const precision = v.precision;
+  if (precision !== undefined && !['fast', 'exact'].includes(precision))
+    throw new UsageError(`--precision must be fast or exact, got ${JSON.stringify(precision)}`);
   const out = v.out!;
   if (videoKind(out) === undefined) throw new UsageError(`--out must end in .mp4, .y4m or / (a directory of PNG frames), got ${JSON.stringify(out)}`);
   const angles: RenderArgs['angles'] = {};
@@ -207,6 +213,7 @@ function parseRender(argv: string[]): RenderArgs | 'help' {
     out,
     model: v.model,
     backend: backend as BackendChoice | undefined,
+    precision: precision as Precision | undefined,
     threads: positiveInt('threads'),
     angles: hasAngles ? angles : undefined,
     orbit: v.orbit!,
@@ -258,11 +265,11 @@ async function render(args: RenderArgs, io: CliIo): Promise<void> {
   }
 
   const session = await createSessionWith(
-    { model: args.model, backend: args.backend, threads: args.threads, signal },
+    { model: args.model, backend: args.backend, threads: args.threads, precision: args.precision, signal },
     { onCudaFallback: (reasons) => info(`CUDA not used (${reasons.join('; ')}); using the CPU`) },
   );
   try {
-    info(`model ${session.modelPath} (${session.config.image_size}px), backend ${session.backend}, ${session.threads} threads`);
+    info(`model ${session.modelPath} (${session.config.image_size}px), backend ${session.backend}, ${session.threads} threads, precision ${session.precision}`);
     const identity = await session.encodeIdentity(args.image, args.aligned ? { aligned: true, signal } : { signal });
     const audio = await session.prepareAudio(args.audio, { signal });
     const fps = session.config.audio.fps;

@@ -4,7 +4,7 @@
 //
 // Prints the URL, serves until SIGINT/SIGTERM, then shuts down cleanly (the
 // render in progress is stopped, connections dropped, temporary videos removed).
-import { createSessionWith, type BackendChoice } from '../session.js';
+import { createSessionWith, type BackendChoice, type Precision } from '../session.js';
 import { startServer } from '../serve/server.js';
 import { intOption, parseOptions } from './args.js';
 
@@ -24,6 +24,7 @@ model and engine:
   --model PATH         .safetensors model (default: the bundled weights)
   --backend B          auto (default), cpu or cuda
   --threads N          CPU worker threads (default: one per core)
+  --precision P        fast (default: bf16 products where the CPU has AVX512-BF16) or exact (fp32)
 
   --quiet              only the URL line
   --verbose            one line per request, and stack traces on errors
@@ -40,6 +41,7 @@ export interface ServeArgs {
   model: string | undefined;
   backend: BackendChoice | undefined;
   threads: number | undefined;
+  precision: Precision | undefined;
   maxUploadMb: number;
   quiet: boolean;
   verbose: boolean;
@@ -58,6 +60,7 @@ export function parseServe(argv: string[], usage: (msg: string) => Error): Serve
     model: { type: 'string' },
     backend: { type: 'string' },
     threads: { type: 'string' },
+    precision: { type: 'string' },
     'max-upload-mb': { type: 'string' },
     quiet: { type: 'boolean', short: 'q', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
@@ -75,6 +78,9 @@ export function parseServe(argv: string[], usage: (msg: string) => Error): Serve
   const backend = v.backend;
   if (backend !== undefined && !['auto', 'cpu', 'cuda'].includes(backend))
     throw usage(`--backend must be auto, cpu or cuda, got ${JSON.stringify(backend)}`);
+  const precision = v.precision;
+  if (precision !== undefined && !['fast', 'exact'].includes(precision))
+    throw usage(`--precision must be fast or exact, got ${JSON.stringify(precision)}`);
   const host = v.host ?? '127.0.0.1';
   if (host.trim() === '') throw usage('--host must not be empty');
   return {
@@ -82,6 +88,7 @@ export function parseServe(argv: string[], usage: (msg: string) => Error): Serve
     host,
     model: v.model,
     backend: backend as BackendChoice | undefined,
+    precision: precision as Precision | undefined,
     threads: int('threads', 1, 1024),
     maxUploadMb,
     quiet: v.quiet!,
@@ -96,7 +103,7 @@ export async function runServe(args: ServeArgs, io: ServeIo): Promise<void> {
     if (!args.quiet) io.stderr.write(`${NAME}: serve: ${line}\n`);
   };
   const session = await createSessionWith(
-    { model: args.model, backend: args.backend, threads: args.threads, signal },
+    { model: args.model, backend: args.backend, threads: args.threads, precision: args.precision, signal },
     { onCudaFallback: (reasons) => args.verbose && log(`CUDA not used (${reasons.join('; ')}); using the CPU`) },
   );
   try {

@@ -352,6 +352,7 @@ class WebServer {
       fps: this.#session.config.audio.fps,
       backend: this.#session.backend,
       threads: this.#session.threads,
+      precision: this.#session.precision,
       maxUploadBytes: this.#maxUpload,
       ffmpeg: findFfmpeg() !== undefined,
       imageTypes: IMAGE_KINDS_TEXT,
