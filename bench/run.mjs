@@ -5,7 +5,7 @@
 // markdown table of per-stage engine times (median over the timed frames, after
 // one warm-up frame), renderFrame wall time, FPS and encodeIdentity time.
 //
-//   node bench/run.mjs [--model path] [--frames N] [--scalar-frames N]
+//   node bench/run.mjs [--model path] [--frames N] [--scalar-frames N] [--no-cli]
 //                      [--configs default,1thread,avx2,scalar] [--baseline path]
 //
 // Configurations: default (best ISA, one thread per core), 1thread (best ISA,
@@ -15,10 +15,13 @@
 // --baseline renders another model file under the first configuration in the same
 // run (e.g. the full-frame gated model against the mouth-window paste model) and
 // prints the speed-up of --model over it.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createSession, cpuFeatures } from '../lib/index.js';
+import { createSession, cpuFeatures, findFfmpeg } from '../lib/index.js';
 import { lastFrameTimings, lastIdentityTimings } from '../lib/internal.js';
 
 const CONFIGS = {
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '0' },
     precision: { type: 'string', default: 'fast' },
     'identity-reps': { type: 'string', default: '3' },
+    cli: { type: 'boolean', default: true },
   },
 });
 
@@ -98,6 +102,10 @@ async function measure({ model, threads, precision, frames, identityReps }) {
       wall.push(performance.now() - t);
       stages.push(lastFrameTimings(session));
     }
+    // The same frames through one renderFrames call (one queue entry, frames in order).
+    const tb = performance.now();
+    await session.renderFrames(identity, { audio, frames: { start: 1, end: frames + 1 } });
+    const batchMs = (performance.now() - tb) / frames;
     const f = cpuFeatures();
     return {
       model: session.config.name,
@@ -108,6 +116,7 @@ async function measure({ model, threads, precision, frames, identityReps }) {
       frames,
       frame: medianOf(stages),
       wallMs: median(wall),
+      batchMs,
       identity: medianOf(idStages),
       identityWallMs: median(idWall),
     };
@@ -171,8 +180,8 @@ console.log(`\nmodel ${first.model} at ${first.imageSize}²${values.model ? ` ($
   `renderFrame = wall time of the Promise)\n`);
 const ms = (x) => x.toFixed(1);
 const base = results.scalar;
-console.log('| configuration | kernels | threads | frames | audio | attention | NeRF | SR | engine total | renderFrame | FPS | encodeIdentity (encoder / aggregate / SR source) | speed-up vs scalar |');
-console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+console.log('| configuration | kernels | threads | frames | audio | attention | NeRF | SR | engine total | renderFrame | FPS | renderFrames FPS (÷ renderFrame) | encodeIdentity (encoder / aggregate / SR source) | speed-up vs scalar |');
+console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
 const rows = names.map((name) => [CONFIGS[name].label, results[name]]);
 if (baseline) rows.push([`${CONFIGS[names[0]].label}, --baseline model`, baseline]);
 for (const [label, r] of rows) {
@@ -181,6 +190,7 @@ for (const [label, r] of rows) {
   const speedup = base ? `${(base.wallMs / r.wallMs).toFixed(1)}×` : '—';
   console.log(`| ${label} | ${r.kernelIsa} | ${r.threads} | ${r.frames} | ${ms(fr.audioMs)} | ${ms(fr.attentionMs)} | ` +
     `${ms(fr.nerfMs)} | ${ms(fr.srMs)} | ${ms(fr.totalMs)} | ${ms(r.wallMs)} | ${(1000 / r.wallMs).toFixed(2)} | ` +
+    `${(1000 / r.batchMs).toFixed(2)} (${(r.wallMs / r.batchMs).toFixed(2)}×) | ` +
     `${ms(r.identityWallMs)} (${ms(id.encoderMs)} / ${ms(id.aggregateMs)} / ${ms(id.srSourceMs)}) | ${speedup} |`);
 }
 if (baseline) {
@@ -188,4 +198,73 @@ if (baseline) {
   console.log(`\n--model vs --baseline (${values.baseline}, ${baseline.model}), ${CONFIGS[names[0]].label}: ` +
     `renderFrame ${ms(r.wallMs)} vs ${ms(baseline.wallMs)} ms, ${(baseline.wallMs / r.wallMs).toFixed(2)}× ` +
     `(NeRF ${ms(r.frame.nerfMs)} vs ${ms(baseline.frame.nerfMs)}, SR ${ms(r.frame.srMs)} vs ${ms(baseline.frame.srMs)} ms)`);
+}
+
+// Fast against exact, same run.
+for (const [fast, exact] of [['default', 'exact'], ['1thread', 'exact-1thread']]) {
+  if (!results[fast] || !results[exact]) continue;
+  const a = results[fast], b = results[exact];
+  console.log(`\n${CONFIGS[fast].label} vs ${CONFIGS[exact].label}: renderFrame ${ms(a.wallMs)} vs ${ms(b.wallMs)} ms, ` +
+    `${(b.wallMs / a.wallMs).toFixed(2)}× (NeRF ${ms(a.frame.nerfMs)} vs ${ms(b.frame.nerfMs)}, SR ${ms(a.frame.srMs)} vs ${ms(b.frame.srMs)} ms)`);
+}
+
+// End to end: the README's job through the CLI (`s3d-nerf render` of the example
+// photo and speech to mp4), timed from the outside. --verbose lines mark the
+// phases: start -> session loaded; -> identity (face detection, alignment,
+// encodeIdentity) and speech decoded; -> exit: frames rendered, pasted back and
+// encoded by ffmpeg, which runs alongside the render on the same cores.
+async function cliRun(precision, out) {
+  const cli = fileURLToPath(new URL('../bin/s3d-nerf.js', import.meta.url));
+  const image = fileURLToPath(new URL('../examples/astronaut.png', import.meta.url));
+  const audio = fileURLToPath(new URL('../examples/speech.wav', import.meta.url));
+  const args = [cli, 'render', '--image', image, '--audio', audio, '--out', out, '--precision', precision,
+    '--backend', 'cpu', '--verbose'];
+  if (values.model) args.push('--model', values.model);
+  const t0 = performance.now();
+  const marks = {};
+  let frames = 0;
+  let err = '';
+  await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => {
+      err += d;
+      const now = performance.now() - t0;
+      if (marks.loaded === undefined && /: model /.test(err)) marks.loaded = now;
+      const m = /-> (\d+) of \d+ frames/.exec(err);
+      if (marks.inputs === undefined && m) {
+        marks.inputs = now;
+        frames = Number(m[1]);
+      }
+    });
+    child.stdout.resume();
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`s3d-nerf render exited ${code}: ${err.trim().split('\n').pop()}`))));
+  });
+  const total = performance.now() - t0;
+  return { total, loaded: marks.loaded, inputs: marks.inputs, frames };
+}
+
+if (values.cli) {
+  if (!findFfmpeg()) console.log('\nCLI end to end: skipped (no ffmpeg for the mp4)');
+  else {
+    const dir = mkdtempSync(join(tmpdir(), 's3d-bench-'));
+    try {
+      const rows = [];
+      for (const precision of ['fast', 'exact']) {
+        process.stderr.write(`running the CLI (${precision})...\n`);
+        rows.push([precision, await cliRun(precision, join(dir, `${precision}.mp4`))]);
+      }
+      const s = (x) => (x / 1000).toFixed(2);
+      console.log(`\nCLI end to end: \`s3d-nerf render --image examples/astronaut.png --audio examples/speech.wav --out x.mp4\`` +
+        ` (s; frames/s = frames ÷ the render+encode phase, and ÷ the whole run)\n`);
+      console.log('| precision | frames | start → session | → face aligned + encoded, speech decoded | → frames rendered + mp4 encoded | total | render+encode frames/s | whole-run frames/s |');
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+      for (const [p, r] of rows)
+        console.log(`| ${p} | ${r.frames} | ${s(r.loaded)} | ${s(r.inputs - r.loaded)} | ${s(r.total - r.inputs)} | ${s(r.total)} | ` +
+          `${(r.frames / ((r.total - r.inputs) / 1000)).toFixed(1)} | ${(r.frames / (r.total / 1000)).toFixed(1)} |`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 }
