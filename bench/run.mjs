@@ -45,7 +45,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '0' },
     precision: { type: 'string', default: 'fast' },
     'identity-reps': { type: 'string', default: '3' },
-    cli: { type: 'boolean', default: true },
+    'no-cli': { type: 'boolean', default: false },
   },
 });
 
@@ -245,7 +245,7 @@ async function cliRun(precision, out) {
   return { total, loaded: marks.loaded, inputs: marks.inputs, frames };
 }
 
-if (values.cli) {
+if (!values['no-cli']) {
   if (!findFfmpeg()) console.log('\nCLI end to end: skipped (no ffmpeg for the mp4)');
   else {
     const dir = mkdtempSync(join(tmpdir(), 's3d-bench-'));
