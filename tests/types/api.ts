@@ -10,6 +10,7 @@ import {
   type Frame,
   type ModelConfig,
   type Pose,
+  type Precision,
   type Session,
   type SessionOptions,
   type CpuFeatures,
@@ -18,8 +19,12 @@ import {
 } from 's3d-nerf';
 
 export async function usage(): Promise<void> {
-  const opts: SessionOptions = { backend: 'cpu', threads: 2 };
+  const opts: SessionOptions = { backend: 'cpu', threads: 2, precision: 'exact' };
   await using session: Session = await createSession(opts);
+  const precision: Precision = session.precision;
+  const bf16: boolean = cpuFeatures().bf16Kernels;
+  void precision;
+  void bf16;
   const config: ModelConfig = session.config;
   const size: number = config.image_size;
   const identity = await session.encodeIdentity({ data: new Uint8Array(size * size * 3), width: size, height: size, channels: 3 }, { aligned: true });
@@ -63,6 +68,8 @@ export async function usage(): Promise<void> {
 
   // @ts-expect-error: 'metal' is not a backend
   await createSession({ backend: 'metal' });
+  // @ts-expect-error: 'bf16' is not a precision
+  await createSession({ precision: 'bf16' });
   // @ts-expect-error: renderFrame needs { audio, frame }
   await session.renderFrame(identity, { frame: 0 });
   // @ts-expect-error: channels must be 3 or 4
