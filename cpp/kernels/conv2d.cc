@@ -47,67 +47,75 @@ struct AlignedBuf {
   }
 };
 
-// Fast precision: the zero-padded, channel-concatenated input rounded to bf16
-// (channels rounded up to whole pairs), then bf16 tiles over the same split as fp32.
-void conv2d_bf16(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, const Conv2d& c, float* out,
-                 const Epilogue& ep) {
-  const int s = c.stride, k = c.k, pad = k / 2;
-  const int Ho = conv2d_out_size(H, s), Wo = conv2d_out_size(W, s);
-  const int cp = 2 * c.w.seg_pairs;  // channels per pixel in the bf16 copy
-  const int Hp = H + 2 * pad, Wp = W + 2 * pad;
-  uint16_t* src = bf16_thread_buffer(static_cast<size_t>(Hp) * Wp * cp + 32);
+// The zero-padded, channel-concatenated input: (H + 2 pad) x (W + 2 pad) pixels of
+// cp values (cp >= the channels; the extra one of an odd bf16 count is zeroed).
+// copy(n, channels, from, to, to_stride) copies n pixels of one part, converting if needed.
+template <class Elem, class Copy>
+void fill_padded(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, int pad, int cp, Elem* dst,
+                 Copy copy) {
+  const int Wp = W + 2 * pad;
   auto fill_rows = [&](int64_t y0, int64_t y1, int) {
     for (int64_t yp = y0; yp < y1; ++yp) {
-      uint16_t* row = src + static_cast<size_t>(yp) * Wp * cp;
+      Elem* row = dst + static_cast<size_t>(yp) * Wp * cp;
       const int y = static_cast<int>(yp) - pad;
       if (y < 0 || y >= H) {
-        std::memset(row, 0, sizeof(uint16_t) * Wp * cp);
+        std::memset(row, 0, sizeof(Elem) * Wp * cp);
         continue;
       }
-      std::memset(row, 0, sizeof(uint16_t) * pad * cp);
-      std::memset(row + static_cast<size_t>(pad + W) * cp, 0, sizeof(uint16_t) * pad * cp);
+      std::memset(row, 0, sizeof(Elem) * pad * cp);
+      std::memset(row + static_cast<size_t>(pad + W) * cp, 0, sizeof(Elem) * pad * cp);
       int off = 0;
       for (const ConvInput& p : in) {
-        convert_rows_bf16(W, p.channels, p.data + static_cast<size_t>(y) * W * p.channels, p.channels,
-                          row + static_cast<size_t>(pad) * cp + off, cp);
+        copy(W, p.channels, p.data + static_cast<size_t>(y) * W * p.channels,
+             row + static_cast<size_t>(pad) * cp + off, cp);
         off += p.channels;
       }
-      if (off < cp)  // an odd channel count: the last pair's partner
+      if (off < cp)  // an odd channel count in bf16: the last pair's partner
         for (int x = 0; x < W; ++x) row[static_cast<size_t>(pad + x) * cp + off] = 0;
     }
   };
+  const int Hp = H + 2 * pad;
   if (pool) pool->parallel_for(Hp, 8, fill_rows);
   else fill_rows(0, Hp, 0);
+}
 
-  const kern::Kernel& kr = kern::kernel_for(kernel_isa());
-  const int np = c.w.num_panels();
-  const int ntiles = (Wo + kr.mr - 1) / kr.mr;
+// Every output row in tiles of at most mr pixels x one weight panel, A read in
+// place from src (Wp pixels per row, cp values per pixel), one K segment per tap.
+// t comes with its K depth set (ks for fp32, kp pairs for bf16); panel(p) gives
+// panel p's weights and tile(t) runs one tile (fp32 or bf16 kernel).
+template <class Elem, class Args, class Panel, class Tile>
+void conv_tiles(ThreadPool* pool, int mr, const Elem* src, int Wp, int cp, const Conv2d& c, int Ho, int Wo,
+                float* out, const Epilogue& ep, Args t, Panel panel, Tile tile) {
+  const int s = c.stride, k = c.k, np = c.w.num_panels();
+  // Split each output row into near-equal tiles of at most mr pixels
+  // (e.g. 64 -> 5 x 12.8 rather than 4 x 14 + 8).
+  const int ntiles = (Wo + mr - 1) / mr;
+  t.nseg = k * k;
+  t.lda = static_cast<int64_t>(s) * cp;
+  t.ldc = c.cout;
+  t.act = ep.act;
+  t.slope = ep.slope;
   auto run_rows = [&](int64_t r0, int64_t r1, int) {
-    const uint16_t* segs[9];
-    kern::TileArgsBf16 t;
-    t.a = segs;
-    t.nseg = k * k;
-    t.kp = c.w.seg_pairs;
-    t.lda = static_cast<int64_t>(s) * cp;
-    t.ldc = c.cout;
-    t.act = ep.act;
-    t.slope = ep.slope;
+    const Elem* segs[9];
+    Args a = t;
+    a.a = segs;
     for (int64_t oy = r0; oy < r1; ++oy) {
       for (int ti = 0; ti < ntiles; ++ti) {
         const int x0 = static_cast<int>(static_cast<int64_t>(Wo) * ti / ntiles);
         const int x1 = static_cast<int>(static_cast<int64_t>(Wo) * (ti + 1) / ntiles);
         for (int ky = 0; ky < k; ++ky)
           for (int kx = 0; kx < k; ++kx)
-            segs[ky * k + kx] = src + (static_cast<size_t>(oy * s + ky) * Wp + static_cast<size_t>(x0) * s + kx) * cp;
-        t.m = x1 - x0;
+            segs[ky * k + kx] =
+                src + (static_cast<size_t>(oy * s + ky) * Wp + static_cast<size_t>(x0) * s + kx) * cp;
+        a.m = x1 - x0;
         for (int p = 0; p < np; ++p) {
           const int n0 = p * PackedMatrix::kPanel;
-          t.b = c.w.panel_bf16(p);
-          t.ldb = c.w.panel_width(p);
-          t.n = std::min(PackedMatrix::kPanel, c.cout - n0);
-          t.c = out + (static_cast<size_t>(oy) * Wo + x0) * c.cout + n0;
-          t.bias = ep.bias ? ep.bias + n0 : nullptr;
-          kr.tile_bf16(t);
+          a.b = panel(p);
+          a.ldb = c.w.panel_width(p);
+          a.n = std::min(PackedMatrix::kPanel, c.cout - n0);
+          a.c = out + (static_cast<size_t>(oy) * Wo + x0) * c.cout + n0;
+          a.bias = ep.bias ? ep.bias + n0 : nullptr;
+          tile(a);
         }
       }
     }
@@ -131,6 +139,7 @@ void conv2d(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, co
                                                 std::to_string(W));
   const int s = c.stride, k = c.k, pad = k / 2;
   const int Ho = conv2d_out_size(H, s), Wo = conv2d_out_size(W, s);
+  const int Hp = H + 2 * pad, Wp = W + 2 * pad;
   Epilogue ep;
   ep.bias = c.bias.empty() ? nullptr : c.bias.data();
   ep.act = act;
@@ -140,91 +149,40 @@ void conv2d(ThreadPool* pool, const std::vector<ConvInput>& in, int H, int W, co
     gemm(pool, H * W, in[0].data, cin, c.w, out, c.cout, ep);
     return;
   }
-  if (uses_bf16(c.w)) {
-    conv2d_bf16(pool, in, H, W, c, out, ep);
+  const kern::Kernel& kr = kern::kernel_for(kernel_isa());
+
+  if (uses_bf16(c.w)) {  // fast precision: the padded copy rounded to bf16, whole pairs per pixel
+    const int cp = 2 * c.w.seg_pairs;
+    uint16_t* src = bf16_thread_buffer(static_cast<size_t>(Hp) * Wp * cp + 32);
+    fill_padded(pool, in, H, W, pad, cp, src, [](int n, int ch, const float* from, uint16_t* to, int stride) {
+      convert_rows_bf16(n, ch, from, ch, to, stride);
+    });
+    kern::TileArgsBf16 t;
+    t.kp = c.w.seg_pairs;
+    conv_tiles(pool, kr.mr, static_cast<const uint16_t*>(src), Wp, cp, c, Ho, Wo, out, ep, t,
+               [&](int p) { return c.w.panel_bf16(p); }, kr.tile_bf16);
     return;
   }
 
   // Source image read in place when possible, else one zero-padded,
   // channel-concatenated copy (cost ~1/(2*cout*k*k) of the conv's FLOPs).
-  const float* src = nullptr;
-  int Wp = W;
+  const float* src = in[0].data;
   AlignedBuf buf;
-  if (pad == 0 && in.size() == 1) {
-    src = in[0].data;
-  } else {
-    const int Hp = H + 2 * pad;
-    Wp = W + 2 * pad;
+  if (pad > 0 || in.size() > 1) {
     buf.alloc(static_cast<size_t>(Hp) * Wp * cin);
-    float* dst = buf.get();
-    auto fill_rows = [&](int64_t y0, int64_t y1, int) {
-      for (int64_t yp = y0; yp < y1; ++yp) {
-        float* row = dst + static_cast<size_t>(yp) * Wp * cin;
-        const int y = static_cast<int>(yp) - pad;
-        if (y < 0 || y >= H) {
-          std::memset(row, 0, sizeof(float) * Wp * cin);
-          continue;
-        }
-        std::memset(row, 0, sizeof(float) * pad * cin);
-        std::memset(row + static_cast<size_t>(pad + W) * cin, 0, sizeof(float) * pad * cin);
-        int off = 0;
-        for (const ConvInput& p : in) {
-          const float* sp = p.data + static_cast<size_t>(y) * W * p.channels;
-          float* dp = row + static_cast<size_t>(pad) * cin + off;
-          if (in.size() == 1) {
-            std::memcpy(dp, sp, sizeof(float) * W * cin);
-          } else {
-            for (int x = 0; x < W; ++x)
-              std::memcpy(dp + static_cast<size_t>(x) * cin, sp + static_cast<size_t>(x) * p.channels,
-                          sizeof(float) * p.channels);
-          }
-          off += p.channels;
-        }
+    fill_padded(pool, in, H, W, pad, cin, buf.get(), [](int n, int ch, const float* from, float* to, int stride) {
+      if (ch == stride) {
+        std::memcpy(to, from, sizeof(float) * n * ch);
+        return;
       }
-    };
-    if (pool) pool->parallel_for(Hp, 8, fill_rows);
-    else fill_rows(0, Hp, 0);
-    src = dst;
+      for (int x = 0; x < n; ++x)
+        std::memcpy(to + static_cast<size_t>(x) * stride, from + static_cast<size_t>(x) * ch, sizeof(float) * ch);
+    });
+    src = buf.get();
   }
-
-  const kern::Kernel& kr = kern::kernel_for(kernel_isa());
-  const int np = c.w.num_panels();
-  // Split each output row into near-equal tiles of at most mr pixels
-  // (e.g. 64 -> 5 x 12.8 rather than 4 x 14 + 8).
-  const int ntiles = (Wo + kr.mr - 1) / kr.mr;
-  auto run_rows = [&](int64_t r0, int64_t r1, int) {
-    const float* segs[9];
-    kern::TileArgs t;
-    t.a = segs;
-    t.nseg = k * k;
-    t.ks = cin;
-    t.lda = static_cast<int64_t>(s) * cin;
-    t.ldc = c.cout;
-    t.act = act;
-    t.slope = slope;
-    for (int64_t oy = r0; oy < r1; ++oy) {
-      for (int ti = 0; ti < ntiles; ++ti) {
-        const int x0 = static_cast<int>(static_cast<int64_t>(Wo) * ti / ntiles);
-        const int x1 = static_cast<int>(static_cast<int64_t>(Wo) * (ti + 1) / ntiles);
-        for (int ky = 0; ky < k; ++ky)
-          for (int kx = 0; kx < k; ++kx)
-            segs[ky * k + kx] =
-                src + (static_cast<size_t>(oy * s + ky) * Wp + static_cast<size_t>(x0) * s + kx) * cin;
-        t.m = x1 - x0;
-        for (int p = 0; p < np; ++p) {
-          const int n0 = p * PackedMatrix::kPanel;
-          t.b = c.w.panel(p);
-          t.ldb = c.w.panel_width(p);
-          t.n = std::min(PackedMatrix::kPanel, c.cout - n0);
-          t.c = out + (static_cast<size_t>(oy) * Wo + x0) * c.cout + n0;
-          t.bias = ep.bias ? ep.bias + n0 : nullptr;
-          kr.tile(t);
-        }
-      }
-    }
-  };
-  if (pool) pool->parallel_for(Ho, 1, run_rows);
-  else run_rows(0, Ho, 0);
+  kern::TileArgs t;
+  t.ks = cin;
+  conv_tiles(pool, kr.mr, src, Wp, cin, c, Ho, Wo, out, ep, t, [&](int p) { return c.w.panel(p); }, kr.tile);
 }
 
 }  // namespace s3d

@@ -80,32 +80,42 @@ std::shared_ptr<uint16_t> alloc_bf16(size_t n) {
   return std::shared_ptr<uint16_t>(static_cast<uint16_t*>(p), [](uint16_t* q) { std::free(q); });
 }
 
-// Rows [m0, m1) x panels [p0, p1) in bf16: A16 is A rounded, lda16 = 2 * seg_pairs.
-void run_block_bf16(const kern::Kernel& kr, int m0, int m1, int p0, int p1, const uint16_t* A16, int64_t lda16,
-                    const PackedMatrix& B, float* C, int ldc, const Epilogue& ep) {
-  const uint16_t* arow = nullptr;
-  kern::TileArgsBf16 t;
+// Tiles of rows [m0, m1) x panels [p0, p1): A (fp32 or bf16) read in place with
+// row stride lda; t comes with its K depth set (ks for fp32, kp pairs for bf16);
+// panel(p) gives panel p's weights and tile(t) runs one tile.
+template <class Elem, class Args, class Panel, class Tile>
+void run_tiles(int mr, int m0, int m1, int p0, int p1, const Elem* A, int64_t lda, const PackedMatrix& B, float* C,
+               int ldc, const Epilogue& ep, Args t, Panel panel, Tile tile) {
+  const Elem* arow = nullptr;
   t.a = &arow;
   t.nseg = 1;
-  t.kp = B.seg_pairs;
-  t.lda = lda16;
+  t.lda = lda;
   t.ldc = ldc;
   t.load_c = ep.accumulate;
   t.act = ep.act;
   t.slope = ep.slope;
-  for (int m = m0; m < m1; m += kr.mr) {
-    arow = A16 + static_cast<int64_t>(m) * lda16;
-    t.m = std::min(kr.mr, m1 - m);
+  for (int m = m0; m < m1; m += mr) {
+    arow = A + static_cast<int64_t>(m) * lda;
+    t.m = std::min(mr, m1 - m);
     for (int p = p0; p < p1; ++p) {
       const int n0 = p * PackedMatrix::kPanel;
-      t.b = B.panel_bf16(p);
+      t.b = panel(p);
       t.ldb = B.panel_width(p);
       t.n = std::min(PackedMatrix::kPanel, B.N - n0);
       t.c = C + static_cast<int64_t>(m) * ldc + n0;
       t.bias = ep.bias ? ep.bias + n0 : nullptr;
-      kr.tile_bf16(t);
+      tile(t);
     }
   }
+}
+
+// Rows [m0, m1) x panels [p0, p1) in bf16: A16 is A rounded, lda16 = 2 * seg_pairs.
+void run_block_bf16(const kern::Kernel& kr, int m0, int m1, int p0, int p1, const uint16_t* A16, int64_t lda16,
+                    const PackedMatrix& B, float* C, int ldc, const Epilogue& ep) {
+  kern::TileArgsBf16 t;
+  t.kp = B.seg_pairs;
+  run_tiles(kr.mr, m0, m1, p0, p1, A16, lda16, B, C, ldc, ep, t, [&](int p) { return B.panel_bf16(p); },
+            kr.tile_bf16);
 }
 
 // Rows [m0, m1) x panels [p0, p1).
@@ -129,29 +139,9 @@ void run_block(const kern::Kernel& kr, int m0, int m1, int p0, int p1, const flo
       for (int m = m0; m < m1; ++m) kr.act(C + static_cast<int64_t>(m) * ldc, B.N, ep.act, ep.slope);
     return;
   }
-  const float* arow = nullptr;
   kern::TileArgs t;
-  t.a = &arow;
-  t.nseg = 1;
   t.ks = B.K;
-  t.lda = lda;
-  t.ldc = ldc;
-  t.load_c = ep.accumulate;
-  t.act = ep.act;
-  t.slope = ep.slope;
-  for (int m = m0; m < m1; m += kr.mr) {
-    arow = A + static_cast<int64_t>(m) * lda;
-    t.m = std::min(kr.mr, m1 - m);
-    for (int p = p0; p < p1; ++p) {
-      const int n0 = p * PackedMatrix::kPanel;
-      t.b = B.panel(p);
-      t.ldb = B.panel_width(p);
-      t.n = std::min(PackedMatrix::kPanel, B.N - n0);
-      t.c = C + static_cast<int64_t>(m) * ldc + n0;
-      t.bias = ep.bias ? ep.bias + n0 : nullptr;
-      kr.tile(t);
-    }
-  }
+  run_tiles(kr.mr, m0, m1, p0, p1, A, lda, B, C, ldc, ep, t, [&](int p) { return B.panel(p); }, kr.tile);
 }
 
 }  // namespace

@@ -188,43 +188,59 @@ static std::vector<double> conv_ref(const std::vector<float>& x, int H, int W, i
   return out;
 }
 
-static void test_conv(ThreadPool* pool) {
-  const ConvCase cases[] = {{9, 13, 5, 0, 33, 3, 1}, {9, 13, 7, 3, 17, 3, 2}, {8, 8, 4, 0, 64, 3, 2},
-                            {17, 30, 16, 16, 40, 3, 1}, {9, 13, 5, 6, 33, 1, 1}, {9, 13, 5, 0, 7, 1, 2},
-                            {10, 7, 3, 0, 5, 1, 1},    {1, 1, 3, 2, 4, 3, 1},   {2, 3, 1, 0, 3, 3, 2},
-                            {16, 40, 32, 0, 32, 3, 1}};
-  int ci = 0;
-  for (const ConvCase& cc : cases) {
-    const int cin = cc.c0 + cc.c1;
-    std::vector<float> x = rnd(static_cast<size_t>(cc.H) * cc.W * cin);
-    std::vector<float> x0(static_cast<size_t>(cc.H) * cc.W * cc.c0), x1(static_cast<size_t>(cc.H) * cc.W * std::max(cc.c1, 1));
-    for (int p = 0; p < cc.H * cc.W; ++p) {
-      for (int c = 0; c < cc.c0; ++c) x0[p * cc.c0 + c] = x[p * cin + c];
-      for (int c = 0; c < cc.c1; ++c) x1[p * cc.c1 + c] = x[p * cin + cc.c0 + c];
-    }
-    std::vector<float> w = rnd(static_cast<size_t>(cc.cout) * cin * cc.k * cc.k), b = rnd(cc.cout);
-    const bool with_bias = ci++ % 2 == 0;
-    Conv2d conv = pack_conv2d(w.data(), with_bias ? b.data() : nullptr, cc.cout, cin, cc.k, cc.s);
-    std::vector<double> mag;
-    std::vector<double> ref = conv_ref(x, cc.H, cc.W, cin, w, with_bias ? b : std::vector<float>(), cc.cout, cc.k, cc.s, &mag);
-    std::vector<float> out(ref.size() + 1, 12345.f);
-    std::vector<ConvInput> in = {{x0.data(), cc.c0}};
-    if (cc.c1) in.push_back({x1.data(), cc.c1});
-    for (ThreadPool* p : {pool, static_cast<ThreadPool*>(nullptr)}) {
-      conv2d(p, in, cc.H, cc.W, conv, out.data(), Act::LeakyRelu, 0.2f);
-      int bad = 0;
-      for (size_t i = 0; i < ref.size(); ++i)
-        if (!close(out[i], act_ref(ref[i], Act::LeakyRelu, 0.2), mag[i])) ++bad;
-      CHECK(bad == 0, "conv2d[%s] H=%d W=%d cin=%d+%d cout=%d k=%d s=%d pool=%d: %d bad", isa_name(kernel_isa()), cc.H,
-            cc.W, cc.c0, cc.c1, cc.cout, cc.k, cc.s, p != nullptr, bad);
-      CHECK(out[ref.size()] == 12345.f, "conv2d wrote past its output");
-    }
+// The two parts of a virtual concat: x's first c0 channels and its last c1.
+static void split_channels(const std::vector<float>& x, const ConvCase& cc, std::vector<float>* x0,
+                           std::vector<float>* x1) {
+  const int cin = cc.c0 + cc.c1;
+  x0->assign(static_cast<size_t>(cc.H) * cc.W * cc.c0, 0.f);
+  x1->assign(static_cast<size_t>(cc.H) * cc.W * std::max(cc.c1, 1), 0.f);
+  for (int p = 0; p < cc.H * cc.W; ++p) {
+    for (int c = 0; c < cc.c0; ++c) (*x0)[p * cc.c0 + c] = x[p * cin + c];
+    for (int c = 0; c < cc.c1; ++c) (*x1)[p * cc.c1 + c] = x[p * cin + cc.c0 + c];
   }
 }
 
 static std::vector<float> round_bf16(std::vector<float> v) {
   for (float& x : v) x = float_from_bf16(bf16_from_float(x));
   return v;
+}
+
+// One conv2d case against conv_ref, with and without the pool. bf16: the weights get
+// bf16 panels and the reference takes bf16-rounded operands (products stay exact).
+static void check_conv(ThreadPool* pool, const ConvCase& cc, bool with_bias, bool bf16) {
+  const int cin = cc.c0 + cc.c1;
+  std::vector<float> x = rnd(static_cast<size_t>(cc.H) * cc.W * cin), x0, x1;
+  split_channels(x, cc, &x0, &x1);
+  std::vector<float> w = rnd(static_cast<size_t>(cc.cout) * cin * cc.k * cc.k), b = rnd(cc.cout);
+  Conv2d conv = pack_conv2d(w.data(), with_bias ? b.data() : nullptr, cc.cout, cin, cc.k, cc.s);
+  if (bf16) {
+    add_bf16_panels(conv);
+    CHECK(uses_bf16(conv.w), "conv2d bf16: uses_bf16 false for cout=%d", cc.cout);
+  }
+  std::vector<double> mag;
+  std::vector<double> ref = conv_ref(bf16 ? round_bf16(x) : x, cc.H, cc.W, cin, bf16 ? round_bf16(w) : w,
+                                     with_bias ? b : std::vector<float>(), cc.cout, cc.k, cc.s, &mag);
+  std::vector<float> out(ref.size() + 1, 12345.f);
+  std::vector<ConvInput> in = {{x0.data(), cc.c0}};
+  if (cc.c1) in.push_back({x1.data(), cc.c1});
+  for (ThreadPool* p : {pool, static_cast<ThreadPool*>(nullptr)}) {
+    conv2d(p, in, cc.H, cc.W, conv, out.data(), Act::LeakyRelu, 0.2f);
+    int bad = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      if (!close(out[i], act_ref(ref[i], Act::LeakyRelu, 0.2), mag[i])) ++bad;
+    CHECK(bad == 0, "conv2d[%s%s] H=%d W=%d cin=%d+%d cout=%d k=%d s=%d pool=%d: %d bad", isa_name(kernel_isa()),
+          bf16 ? "+bf16" : "", cc.H, cc.W, cc.c0, cc.c1, cc.cout, cc.k, cc.s, p != nullptr, bad);
+    CHECK(out[ref.size()] == 12345.f, "conv2d wrote past its output");
+  }
+}
+
+static void test_conv(ThreadPool* pool) {
+  const ConvCase cases[] = {{9, 13, 5, 0, 33, 3, 1}, {9, 13, 7, 3, 17, 3, 2}, {8, 8, 4, 0, 64, 3, 2},
+                            {17, 30, 16, 16, 40, 3, 1}, {9, 13, 5, 6, 33, 1, 1}, {9, 13, 5, 0, 7, 1, 2},
+                            {10, 7, 3, 0, 5, 1, 1},    {1, 1, 3, 2, 4, 3, 1},   {2, 3, 1, 0, 3, 3, 2},
+                            {16, 40, 32, 0, 32, 3, 1}};
+  int ci = 0;
+  for (const ConvCase& cc : cases) check_conv(pool, cc, ci++ % 2 == 0, false);
 }
 
 // The fast precision's kernels (kernels/bf16.h): rounding, conversion, the
@@ -342,33 +358,7 @@ static void test_bf16(ThreadPool* pool) {
   // conv2d with bf16 panels: odd channel parts (pad overwritten by the next part), strides, 1x1.
   const ConvCase conv_cases[] = {{9, 13, 5, 6, 33, 3, 1}, {9, 13, 7, 3, 17, 3, 2}, {17, 30, 16, 16, 40, 3, 1},
                                  {9, 13, 5, 6, 33, 1, 1}, {2, 3, 1, 0, 5, 3, 2},   {16, 40, 36, 64, 64, 3, 1}};
-  for (const ConvCase& cc : conv_cases) {
-    const int cin = cc.c0 + cc.c1;
-    std::vector<float> x = rnd(static_cast<size_t>(cc.H) * cc.W * cin);
-    std::vector<float> x0(static_cast<size_t>(cc.H) * cc.W * cc.c0), x1(static_cast<size_t>(cc.H) * cc.W * std::max(cc.c1, 1));
-    for (int p = 0; p < cc.H * cc.W; ++p) {
-      for (int c = 0; c < cc.c0; ++c) x0[p * cc.c0 + c] = x[p * cin + c];
-      for (int c = 0; c < cc.c1; ++c) x1[p * cc.c1 + c] = x[p * cin + cc.c0 + c];
-    }
-    std::vector<float> w = rnd(static_cast<size_t>(cc.cout) * cin * cc.k * cc.k), b = rnd(cc.cout);
-    Conv2d conv = pack_conv2d(w.data(), b.data(), cc.cout, cin, cc.k, cc.s);
-    add_bf16_panels(conv);
-    CHECK(uses_bf16(conv.w), "conv2d bf16: uses_bf16 false for cout=%d", cc.cout);
-    std::vector<double> mag;
-    std::vector<double> ref = conv_ref(round_bf16(x), cc.H, cc.W, cin, round_bf16(w), b, cc.cout, cc.k, cc.s, &mag);
-    std::vector<float> out(ref.size() + 1, 12345.f);
-    std::vector<ConvInput> in = {{x0.data(), cc.c0}};
-    if (cc.c1) in.push_back({x1.data(), cc.c1});
-    for (ThreadPool* p : {pool, static_cast<ThreadPool*>(nullptr)}) {
-      conv2d(p, in, cc.H, cc.W, conv, out.data(), Act::LeakyRelu, 0.2f);
-      int bad = 0;
-      for (size_t i = 0; i < ref.size(); ++i)
-        if (!close(out[i], act_ref(ref[i], Act::LeakyRelu, 0.2), mag[i])) ++bad;
-      CHECK(bad == 0, "conv2d bf16 H=%d W=%d cin=%d+%d cout=%d k=%d s=%d pool=%d: %d bad", cc.H, cc.W, cc.c0, cc.c1,
-            cc.cout, cc.k, cc.s, p != nullptr, bad);
-      CHECK(out[ref.size()] == 12345.f, "conv2d bf16 wrote past its output");
-    }
-  }
+  for (const ConvCase& cc : conv_cases) check_conv(pool, cc, true, true);
 }
 
 static double bilinear_ref(const std::vector<float>& in, int H, int W, int C, int Ho, int Wo, int y, int x, int c) {
