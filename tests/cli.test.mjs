@@ -52,7 +52,7 @@ test('--help, render --help, --version', async () => {
   assert.match(h.stdout, /render/);
   const rh = await cli(['render', '--help']);
   assert.equal(rh.code, 0);
-  for (const flag of ['--image', '--audio', '--out', '--backend', '--threads', '--model', '--yaw', '--pitch', '--roll', '--orbit', '--pose-track', '--crop', '--frames', '--aligned', '--quiet', '--verbose'])
+  for (const flag of ['--image', '--audio', '--out', '--backend', '--threads', '--precision', '--model', '--yaw', '--pitch', '--roll', '--orbit', '--pose-track', '--crop', '--frames', '--aligned', '--quiet', '--verbose'])
     assert.ok(rh.stdout.includes(flag), `render --help lacks ${flag}`);
   assert.match(rh.stdout, /face\s+pasted back/);
   const v = await cli(['--version']);
@@ -75,6 +75,7 @@ test('usage errors: exit 2, one line', async () => {
   assertError(await cli(render('--out', 'x.mp4', '--yaw', 'left')), 2, /--yaw must be a number of degrees/);
   assertError(await cli(render('--out', 'x.mp4', '--yaw', '10', '--orbit')), 2, /--yaw\/--pitch\/--roll and --orbit cannot be combined/);
   assertError(await cli(render('--out', 'x.mp4', '--backend', 'gpu')), 2, /--backend must be auto, cpu or cuda/);
+  assertError(await cli(render('--out', 'x.mp4', '--precision', 'bf16')), 2, /--precision must be fast or exact/);
 });
 
 test('runtime errors: exit 1, one line (stack only with --verbose)', async () => {

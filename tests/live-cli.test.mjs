@@ -179,7 +179,7 @@ test('usage errors: exit 2, one line; live --help', async () => {
   assertError(await live([...base, '--bogus'], speech), 2, /Unknown option '--bogus'/);
   const h = await live(['--help'], Buffer.alloc(0));
   assert.equal(h.code, 0);
-  for (const flag of ['--image', '--out', '--format', '--rate', '--channels', '--model', '--backend', '--threads', '--aligned', '--crop', '--backpressure', '--max-buffered', '--quiet', '--verbose'])
+  for (const flag of ['--image', '--out', '--format', '--rate', '--channels', '--model', '--backend', '--threads', '--precision', '--aligned', '--crop', '--backpressure', '--max-buffered', '--quiet', '--verbose'])
     assert.ok(h.stdout.toString().includes(flag), `live --help lacks ${flag}`);
   const main = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
   assert.match(main.stdout, /\n  live  /);

@@ -126,6 +126,7 @@ test('the page and its files come from the package: no external URL, a CSP that 
   assert.equal(info.maxUploadBytes, 1 << 20);
   assert.equal(info.imageSize, 64);
   assert.equal(info.fps, 25);
+  assert.equal(info.precision, 'fast');
 });
 
 test('413 for a photo over --max-upload-mb, and for audio streamed past it (the render it started fails)', async () => {
@@ -335,7 +336,7 @@ test('serve --help, usage errors (exit 2), a port in use (exit 1, one line)', ()
   const help = spawnSync(process.execPath, [bin, 'serve', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /^usage: s3d-nerf serve/);
-  for (const flag of ['--port', '--host', '--model', '--threads', '--max-upload-mb']) assert.ok(help.stdout.includes(flag), flag);
+  for (const flag of ['--port', '--host', '--model', '--threads', '--precision', '--max-upload-mb']) assert.ok(help.stdout.includes(flag), flag);
   const main = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
   assert.match(main.stdout, /^ {2}serve {7}a local web page/m);
   for (const [args, re] of [

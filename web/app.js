@@ -79,7 +79,7 @@ async function loadInfo() {
     state.maxUploadBytes = info.maxUploadBytes;
     state.fps = info.fps;
     $('server-info').textContent =
-      `Model ${info.imageSize}px on ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'}) · uploads up to ${mib(info.maxUploadBytes)}` +
+      `Model ${info.imageSize}px on ${info.backend} (${info.threads} thread${info.threads === 1 ? '' : 's'}, ${info.precision} precision) · uploads up to ${mib(info.maxUploadBytes)}` +
       (info.ffmpeg ? '' : ' · no ffmpeg: WAV only, no mp4');
   } catch {
     $('server-info').textContent = 'The server does not answer.';
