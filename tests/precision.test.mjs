@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { createSession, cpuFeatures, DEFAULT_MODEL } from '../lib/index.js';
+import { createSession, cpuFeatures, DEFAULT_MODEL, offsetPose } from '../lib/index.js';
 import { framePsnr, mouthBox } from '../bench/psnr.mjs';
 import { root, tinyModel } from './helpers/fixtures.mjs';
 
 const MIN_PSNR = 40;
-const FRAMES = [0, 20, 40, 60];
+// [frame, yaw in degrees]: the source camera and a turned one (free view).
+const FRAMES = [[0, 0], [20, 0], [40, 15], [60, -10]];
 
 test('precision is validated and reported', async () => {
   await assert.rejects(createSession({ model: tinyModel, threads: 1, precision: 'bf16' }), {
@@ -50,9 +51,10 @@ describe('fast against exact, shipped model, README example', { skip: cpuFeature
     const [ie, ifa] = [await exact.encodeIdentity(photo), await fast.encodeIdentity(photo)];
     const [ae, af] = [await exact.prepareAudio(speech), await fast.prepareAudio(speech)];
     const box = mouthBox(exact.config);
-    for (const i of FRAMES) {
-      const a = await exact.renderFrame(ie, { audio: ae, frame: i, format: 'float32' });
-      const b = await fast.renderFrame(ifa, { audio: af, frame: i, format: 'float32' });
+    for (const [i, yaw] of FRAMES) {
+      const pose = offsetPose(ie.pose, { yaw });
+      const a = await exact.renderFrame(ie, { audio: ae, frame: i, pose, format: 'float32' });
+      const b = await fast.renderFrame(ifa, { audio: af, frame: i, pose, format: 'float32' });
       const whole = framePsnr(a.data, b.data, a.width);
       const mouth = framePsnr(a.data, b.data, a.width, box);
       assert.ok(whole.psnr >= MIN_PSNR, `frame ${i}: ${whole.psnr.toFixed(2)} dB`);
