@@ -14,7 +14,7 @@ void convert_row_scalar(int k, const float* a, uint16_t* out) {
   for (int i = 0; i < k; ++i) out[i] = bf16_from_float(a[i]);
 }
 
-#ifdef S3D_X86
+#ifdef S3D_HAVE_BF16
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void convert_row_avx512(int k, const float* a,
                                                                                         uint16_t* out) {
   int i = 0;
@@ -35,8 +35,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void convert_row
 }  // namespace
 
 bool bf16_kernels_available() {
+#ifdef S3D_HAVE_BF16
   static const bool ok = cpu_features().avx512_bf16 && cpu_features().avx512_core();
   return ok && kernel_isa() == Isa::Avx512;
+#else
+  return false;
+#endif
 }
 
 uint16_t* bf16_thread_buffer(size_t n) {
@@ -50,7 +54,7 @@ uint16_t* bf16_thread_buffer(size_t n) {
 }
 
 void convert_rows_bf16(int rows, int k, const float* a, int64_t lda, uint16_t* out, int64_t ldo) {
-#ifdef S3D_X86
+#ifdef S3D_HAVE_BF16
   if (bf16_kernels_available()) {
     for (int r = 0; r < rows; ++r) convert_row_avx512(k, a + r * lda, out + r * ldo);
     return;

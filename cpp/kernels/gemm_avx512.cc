@@ -7,10 +7,9 @@
 
 #include "core/cpu_features.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-// GCC 12 flags its own _mm512_undefined_ps() as maybe-uninitialized.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
+#include "kernels/x86_intrinsics.h"
+
+#ifdef S3D_X86
 
 #define S3D_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma")))
 #define S3D_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,avx512bf16")))
@@ -195,6 +194,7 @@ S3D_AVX512 void tile_impl(const TileArgs& t) {
   tile_end<MR, NV>(acc, cm, t);
 }
 
+#ifdef S3D_HAVE_BF16
 // bf16 tile: per (k, k+1) pair, one vdpbf16ps per accumulator adds
 // a[k]*b[k][n] + a[k+1]*b[k+1][n] to lane n: twice the fp32 FMA's work.
 template <int MR, int NV>
@@ -231,6 +231,8 @@ S3D_AVX512_BF16 void tile_bf16_impl(const TileArgsBf16& t) {
   tile_end<MR, NV>(acc, cm, t);
 }
 
+#endif  // S3D_HAVE_BF16
+
 template <int MR>
 S3D_AVX512 void tile_m(const TileArgs& t) {
   if (t.ldb > 16) tile_impl<MR, 2>(t);
@@ -244,6 +246,7 @@ const TileFn kTiles[kMR + 1] = {nullptr,     tile_m<1>,  tile_m<2>,  tile_m<3>, 
 
 void tile(const TileArgs& t) { kTiles[t.m](t); }
 
+#ifdef S3D_HAVE_BF16
 template <int MR>
 S3D_AVX512_BF16 void tile_bf16_m(const TileArgsBf16& t) {
   if (t.ldb > 16) tile_bf16_impl<MR, 2>(t);
@@ -257,6 +260,7 @@ const TileBf16Fn kTilesBf16[kMR + 1] = {
     tile_bf16_m<10>, tile_bf16_m<11>, tile_bf16_m<12>, tile_bf16_m<13>, tile_bf16_m<14>};
 
 void tile_bf16(const TileArgsBf16& t) { kTilesBf16[t.m](t); }
+#endif  // S3D_HAVE_BF16
 
 S3D_AVX512 void act_buffer(float* x, int64_t n, Act act, float slope) {
   if (act == Act::None) return;
@@ -294,8 +298,12 @@ S3D_AVX512 void dot(const DotArgs& d) {
 }  // namespace
 
 Kernel kernel_avx512() {
+#ifdef S3D_HAVE_BF16
   const bool bf16 = cpu_features().avx512_bf16;  // honours S3D_CPU_FEATURES
   return Kernel{kMR, tile, dot, act_buffer, bf16 ? tile_bf16 : nullptr};
+#else
+  return Kernel{kMR, tile, dot, act_buffer, nullptr};
+#endif
 }
 
 }  // namespace kern
