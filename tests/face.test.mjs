@@ -222,6 +222,33 @@ function psnr(a, b, idx) {
   return 10 * Math.log10((255 * 255) / (se / (idx.length * 3)));
 }
 
+test('pasteBack of consecutive frames recomputes only the changed part, byte-identical to a paste from scratch', async () => {
+  // s = 2: the photo face is larger than the crop; s = 0.55: smaller, so the frame is blurred first.
+  for (const [s, W] of [[2.0, 1024], [0.55, 320]]) {
+    const photo = await placed(similarity(s, 10, s > 1 ? 300 : 40, s > 1 ? 180 : 30), W, W);
+    const face = await alignPhoto({ ...photo, channels: 3 });
+    const frame = (data) => ({ width: 256, height: 256, channels: 3, data });
+    const first = face.crop;
+    const next = Uint8Array.from(first);
+    for (let y = 150; y < 200; y++) for (let x = 90; x < 160; x++) for (let c = 0; c < 3; c++) next[(y * 256 + x) * 3 + c] = (x * 7 + y * 13 + c * 50) % 256;
+    const cached = { size: 256, face }; // what pasteBack reads from an Identity (one cache per object)
+    const a = pasteBack(cached, frame(first));
+    const b = pasteBack(cached, frame(next));
+    const c = pasteBack(cached, frame(first));
+    const scratch = (data) => pasteBack({ size: 256, face }, frame(data)).data;
+    assert.ok(Buffer.compare(b.data, scratch(next)) === 0, `s=${s}: the second frame differs from a paste from scratch`);
+    assert.ok(Buffer.compare(c.data, scratch(first)) === 0, `s=${s}: going back differs from a paste from scratch`);
+    assert.ok(Buffer.compare(a.data, c.data) === 0 && Buffer.compare(a.data, b.data) !== 0, `s=${s}: the changed box must show`);
+    // float32 frames, and a switch between uint8 and float32
+    const f = (u8) => Float32Array.from(u8, (v) => v / 255 + 1e-3);
+    const d = pasteBack(cached, frame(f(next)));
+    const e = pasteBack(cached, frame(f(first)));
+    assert.ok(Buffer.compare(d.data, scratch(f(next))) === 0 && Buffer.compare(e.data, scratch(f(first))) === 0, `s=${s}: float32 frames`);
+    b.data.fill(0); // the caller's copy is its own
+    assert.ok(Buffer.compare(pasteBack(cached, frame(next)).data, scratch(next)) === 0, `s=${s}: the cache was shared with a caller`);
+  }
+});
+
 test('pasteBack of the identity\'s own aligned crop reproduces the photo in the face and leaves the rest untouched', async () => {
   const W = 1024, H = 1024;
   const T = similarity(2.0, 10, 300, 180);

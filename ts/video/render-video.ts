@@ -99,9 +99,10 @@ function resolvePoses(poses: unknown, fps: number): (frame: number) => Float32Ar
 /**
  * The frames of a talking-head video of `identity` speaking `audio`, one per
  * 1/fps seconds of speech (fps = session.config.audio.fps, 25), rendered
- * lazily, one frame per iteration step. Options are validated now; rendering
+ * lazily as iterated, one frame ahead of the consumer (frame i + 1 renders
+ * while frame i is being written). Options are validated now; rendering
  * starts when iterated. An AbortSignal rejects the iteration with AbortError
- * before the next frame (a frame in progress finishes first).
+ * before the next frame (the frame in progress finishes first).
  *
  *   const frames = renderVideo(session, identity, { audio });
  *   await writeMp4(frames, { out: 'out.mp4', audio: 'speech.wav' });
@@ -137,19 +138,38 @@ export function renderVideo(session: Session, identity: Identity, options: Rende
   const toOutput = (frame: Frame<Uint8Array>): Frame<Uint8Array> =>
     face ? evenSized(pasteBack(identity, frame), width, height) : frame;
 
+  const render = (i: number): Promise<Frame<Uint8Array>> => {
+    const pose = poseAt(i);
+    return session.renderFrame(identity, pose === undefined ? { audio, frame: i, signal } : { audio, frame: i, pose, signal });
+  };
+
   async function* frames(): AsyncGenerator<VideoFrame> {
     const t0 = performance.now();
-    for (let i = 0; i < frameCount; ++i) {
-      throwIfAborted(signal);
-      const pose = poseAt(i);
-      const frame = await session.renderFrame(identity, pose === undefined ? { audio, frame: i, signal } : { audio, frame: i, pose, signal });
-      if (signal?.aborted) throw abortError(signal);
-      if (onProgress) {
-        const elapsed = (performance.now() - t0) / 1000;
-        const rate = elapsed > 0 ? (i + 1) / elapsed : 0;
-        onProgress({ frame: i + 1, total: frameCount, elapsed, framesPerSecond: rate, eta: rate > 0 ? (frameCount - i - 1) / rate : Infinity });
+    // One frame of look-ahead: frame i + 1 renders on the engine's threads while
+    // the consumer pastes back, converts and writes frame i on this one.
+    let ahead: Promise<Frame<Uint8Array>> | undefined;
+    try {
+      for (let i = 0; i < frameCount; ++i) {
+        throwIfAborted(signal);
+        const current = ahead ?? render(i);
+        ahead = undefined;
+        const frame = await current;
+        if (signal?.aborted) throw abortError(signal);
+        if (i + 1 < frameCount) {
+          ahead = render(i + 1);
+          ahead.catch(() => {}); // surfaces when awaited; never an unhandled rejection
+        }
+        if (onProgress) {
+          const elapsed = (performance.now() - t0) / 1000;
+          const rate = elapsed > 0 ? (i + 1) / elapsed : 0;
+          onProgress({ frame: i + 1, total: frameCount, elapsed, framesPerSecond: rate, eta: rate > 0 ? (frameCount - i - 1) / rate : Infinity });
+        }
+        yield { ...toOutput(frame), index: i };
       }
-      yield { ...toOutput(frame), index: i };
+    } finally {
+      // Stopped early (break, abort, error): the frame rendering ahead finishes
+      // before the iteration ends, so no engine work outlives it.
+      if (ahead) await ahead.catch(() => {});
     }
   }
 
