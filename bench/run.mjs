@@ -3,15 +3,19 @@
 // several engine configurations, each in its own child process (so
 // S3D_CPU_FEATURES, read once at addon load, takes effect), and prints a
 // markdown table of per-stage engine times (median over the timed frames, after
-// one warm-up frame), renderFrame wall time, FPS and encodeIdentity time.
+// one warm-up frame), renderFrame wall time, FPS, the same frames through one
+// renderFrames call, and encodeIdentity time; then the speed-up of precision
+// 'fast' over 'exact' in the same run, and (unless --no-cli) the CLI's end-to-end
+// time for the README example with each precision.
 //
 //   node bench/run.mjs [--model path] [--frames N] [--scalar-frames N] [--no-cli]
-//                      [--configs default,1thread,avx2,scalar] [--baseline path]
+//                      [--configs default,1thread,exact,exact-1thread,avx2,scalar] [--baseline path]
 //
-// Configurations: default (best ISA, one thread per core), 1thread (best ISA,
-// 1 thread), avx2 (S3D_CPU_FEATURES=avx2), scalar (S3D_CPU_FEATURES=scalar: the
-// portable kernels, ~4 s/frame at 256², so it renders --scalar-frames frames).
-// Speed-ups are renderFrame wall time relative to the scalar configuration.
+// Configurations: default (precision 'fast', best ISA, one thread per core),
+// 1thread (fast, 1 thread), exact and exact-1thread (precision 'exact'), avx2
+// (S3D_CPU_FEATURES=avx2), scalar (S3D_CPU_FEATURES=scalar: the portable kernels,
+// ~4 s/frame at 256², so it renders --scalar-frames frames). Speed-ups are
+// renderFrame wall time relative to the scalar configuration.
 // --baseline renders another model file under the first configuration in the same
 // run (e.g. the full-frame gated model against the mouth-window paste model) and
 // prints the speed-up of --model over it.
