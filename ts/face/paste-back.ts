@@ -153,12 +153,15 @@ function pasteInto(face: NonNullable<Identity['face']>, size: number, frame: Fac
   const H = photo.height;
   const base = photo.data;
 
-  // Frame as 0..255 floats; blurred where needed when the photo face is small.
-  let src: Float32Array = new Float32Array(size * size * 3);
-  const k = frame.data instanceof Float32Array ? 255 : 1;
-  for (let i = 0; i < src.length; ++i) src[i] = frame.data[i]! * k;
   // The taps of a recomputed pixel reach 1 px past the dirty box.
   const taps = { x0: Math.max(0, dirty.x0 - 1), y0: Math.max(0, dirty.y0 - 1), x1: Math.min(size - 1, dirty.x1 + 1), y1: Math.min(size - 1, dirty.y1 + 1) };
+  // Frame as 0..255 floats, only the rows the taps (and the blur around them) read;
+  // blurred where needed when the photo face is small.
+  let src: Float32Array = new Float32Array(size * size * 3);
+  const k = frame.data instanceof Float32Array ? 255 : 1;
+  const r = sigma > 0 ? blurRadius(sigma) : 0;
+  const end = (Math.min(size - 1, taps.y1 + r) + 1) * size * 3;
+  for (let i = Math.max(0, taps.y0 - r) * size * 3; i < end; ++i) src[i] = frame.data[i]! * k;
   if (sigma > 0) src = blurRgb(src, size, sigma, taps);
 
   // Bounding box of the mask's support (within the dirty box), in crop then photo pixels.
